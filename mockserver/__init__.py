@@ -1,0 +1,23 @@
+"""mockserver: an offline, wire-exact imitation of the OpenAI API's streaming endpoints, scripted in YAML."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .app import Settings, create_app
+from .loader import LoadResult, Problem, ScenarioError, load_data, load_paths, load_text
+
+try:
+    __version__ = version("mockserver")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "LoadResult",
+    "Problem",
+    "ScenarioError",
+    "Settings",
+    "__version__",
+    "create_app",
+    "load_data",
+    "load_paths",
+    "load_text",
+]

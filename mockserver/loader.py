@@ -1,0 +1,535 @@
+"""Loading and validating scenario files.
+
+Every problem is reported as `file:line: message`, and all problems of a load are collected, not only the
+first: a person fixing a file wants the whole list. Nothing is silently dropped: unknown keys, duplicate keys
+and duplicate names are all errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .script import FINISH_REASONS, Answer, Chunk, ErrorReply, Match, Scenario, Step, Usage
+from .tokens import split_tokens
+
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+BUNDLED = Path(__file__).parent / "scenarios"
+if not BUNDLED.is_dir():  # a source checkout or editable install: the top-level folder
+    BUNDLED = Path(__file__).parent.parent / "scenarios"
+
+_ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model")
+_BODY_KEYS = ("chunks", "text", "error")
+_STEP_KEYS = (*_BODY_KEYS, *_ANSWER_KEYS)
+_SCENARIO_KEYS = ("name", "description", "match", "sequence", *_STEP_KEYS)
+_MATCH_KEYS = ("model", "contains", "regex")
+_CHUNK_KEYS = ("content", "delay_ms")
+_ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "headers")
+_ERROR_FIELDS = ("message", "type", "code", "param")
+_USAGE_KEYS = ("prompt_tokens", "completion_tokens")
+_FILE_KEYS = ("version", "scenarios")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.message}" if self.line else f"{self.source}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """Raised when scenarios do not load; carries every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(map(str, self.problems)))
+
+
+@dataclass
+class LoadResult:
+    scenarios: list[Scenario] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    # (file, number of scenarios it holds), in load order
+    files: list[tuple[str, int]] = field(default_factory=list)
+
+    def raise_for_problems(self) -> None:
+        if self.problems:
+            raise ScenarioError(self.problems)
+
+
+# --- YAML with line numbers -------------------------------------------------------------------------------
+
+
+class _Map(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers the line of each key."""
+
+    line = 0
+    key_lines: dict[Any, int]
+
+
+class _List(list):  # type: ignore[type-arg]
+    """A YAML sequence that remembers the line of each item."""
+
+    line = 0
+    item_lines: list[int]
+
+
+def _line_of(value: Any, key: Any = None) -> int:
+    if key is not None and isinstance(value, _Map):
+        return value.key_lines.get(key, value.line)
+    if key is not None and isinstance(value, _List) and isinstance(key, int) and key < len(value.item_lines):
+        return value.item_lines[key]
+    return getattr(value, "line", 0)
+
+
+def _parse_yaml(text: str, source: str, problems: list[Problem]) -> tuple[Any, bool]:
+    """The document as Python data with line numbers, and whether it parsed at all."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        return (None if node is None else _convert(loader, node, source, problems)), True
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = "; ".join(part for part in (exc.context, exc.problem) if part)
+        problems.append(Problem(source, mark.line + 1 if mark else 0, f"YAML syntax error: {what}"))
+    except yaml.YAMLError as exc:
+        problems.append(Problem(source, 0, f"YAML error: {exc}"))
+    finally:
+        loader.dispose()
+    return None, False
+
+
+def _convert(loader: yaml.SafeLoader, node: yaml.Node, source: str, problems: list[Problem]) -> Any:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolves `<<: *anchor` merges
+        result = _Map()
+        result.line, result.key_lines = line, {}
+        for key_node, value_node in node.value:
+            key = _convert(loader, key_node, source, problems)
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key, str):
+                problems.append(Problem(source, key_line, f"keys must be text, got {_kind(key)} {key!r}"))
+                continue
+            if key in result:
+                problems.append(
+                    Problem(source, key_line, f"duplicate key '{key}' (first given on line {result.key_lines[key]})")
+                )
+                continue
+            result[key] = _convert(loader, value_node, source, problems)
+            result.key_lines[key] = key_line
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        items = _List(_convert(loader, item, source, problems) for item in node.value)
+        items.line, items.item_lines = line, [item.start_mark.line + 1 for item in node.value]
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+# --- validation -------------------------------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _hint(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return "; expected one of: " + ", ".join(choices)
+
+
+class _Checker:
+    """Validates one document and builds its scenarios, collecting every problem."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+
+    def fail(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.source, line, message))
+
+    def keys(self, data: Mapping[str, Any], allowed: Sequence[str], where: str) -> bool:
+        ok = True
+        for key in data:
+            if key not in allowed:
+                self.fail(_line_of(data, key), f"unknown key '{key}' in {where}{_hint(str(key), allowed)}")
+                ok = False
+        return ok
+
+    def mapping(self, value: Any, line: int, what: str) -> Mapping[str, Any] | None:
+        if isinstance(value, Mapping):
+            return value
+        self.fail(line, f"{what} must be a mapping (key: value lines), got {_kind(value)}")
+        return None
+
+    def text(self, data: Mapping[str, Any], key: str, where: str, *, nullable: bool = False) -> str | None:
+        value = data.get(key)
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str):
+            self.fail(_line_of(data, key), f"'{key}' in {where} must be text, got {_kind(value)}")
+            return None
+        return value
+
+    def number(self, data: Mapping[str, Any], key: str, where: str, *, integer: bool = False) -> float | None:
+        value = data[key]
+        line = _line_of(data, key)
+        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type:
+            unit = "a whole number" if integer else "a number"
+            extra = ""
+            if isinstance(value, str) and re.fullmatch(r"\s*[\d.]+\s*m?s\s*", value):
+                extra = " (write the number alone, without a unit)"
+            self.fail(line, f"'{key}' in {where} must be {unit}, got {_kind(value)} {value!r}{extra}")
+            return None
+        if not math.isfinite(value) or value < 0:
+            self.fail(line, f"'{key}' in {where} must be zero or more, got {value!r}")
+            return None
+        return value
+
+    # --- file ---
+
+    def document(self, data: Any) -> list[Scenario]:
+        if data is None:
+            self.fail(0, "the file is empty; expected a 'scenarios:' list")
+            return []
+        if isinstance(data, list):
+            self.fail(_line_of(data), "expected 'scenarios:' at the top of the file, with the list below it")
+            return []
+        if not isinstance(data, Mapping):
+            self.fail(_line_of(data), f"expected a mapping with a 'scenarios:' list, got {_kind(data)}")
+            return []
+        self.keys(data, _FILE_KEYS, "the file")
+        if "version" in data and (data["version"] != 1 or isinstance(data["version"], bool)):
+            self.fail(
+                _line_of(data, "version"), f"unsupported version {data['version']!r}; this server reads version 1"
+            )
+        if "scenarios" not in data:
+            self.fail(_line_of(data), "missing 'scenarios:' list")
+            return []
+        items = data["scenarios"]
+        if not isinstance(items, list):
+            self.fail(_line_of(data, "scenarios"), f"'scenarios' must be a list, got {_kind(items)}")
+            return []
+        scenarios = []
+        for index, item in enumerate(items):
+            scenario = self.scenario(item, _line_of(items, index) or _line_of(data, "scenarios"))
+            if scenario is not None:
+                scenarios.append(scenario)
+        return scenarios
+
+    # --- scenario ---
+
+    def scenario(self, item: Any, line: int) -> Scenario | None:
+        data = self.mapping(item, line, "a scenario")
+        if data is None:
+            return None
+        problems_before = len(self.problems)
+        name = data.get("name")
+        if "name" not in data:
+            self.fail(line, "scenario has no 'name'")
+        elif not isinstance(name, str) or not name or any(ch.isspace() for ch in name):
+            self.fail(
+                _line_of(data, "name"), f"'name' must be one word of text (no spaces), got {_kind(name)} {name!r}"
+            )
+        where = f"scenario '{name}'" if isinstance(name, str) and name else "scenario"
+        self.keys(data, _SCENARIO_KEYS, where)
+        description = self.text(data, "description", where) if "description" in data else None
+        match = self.match(data, where) if "match" in data else None
+        if "sequence" in data:
+            for key in _BODY_KEYS:
+                if key in data:
+                    self.fail(
+                        _line_of(data, key), f"{where} has both 'sequence' and '{key}'; the steps hold the answers"
+                    )
+            steps = self.sequence(data, where)
+        else:
+            step = self.step(data, line, where, inherited={})
+            steps = [step] if step is not None else []
+        if len(self.problems) > problems_before:
+            return None
+        return Scenario(
+            name=name,
+            steps=tuple(steps),
+            is_sequence="sequence" in data,
+            description=description,
+            match=match,
+            source=self.source,
+            line=line,
+        )
+
+    def match(self, data: Mapping[str, Any], where: str) -> Match | None:
+        where = f"'match' of {where}"
+        rules = self.mapping(data["match"], _line_of(data, "match"), where)
+        if rules is None:
+            return None
+        self.keys(rules, _MATCH_KEYS, where)
+        model = self.text(rules, "model", where) if "model" in rules else None
+        contains = self.text(rules, "contains", where) if "contains" in rules else None
+        if contains == "":
+            self.fail(_line_of(rules, "contains"), f"'contains' in {where} is empty, which would match everything")
+        regex = None
+        if "regex" in rules:
+            pattern = self.text(rules, "regex", where)
+            if pattern is not None:
+                try:
+                    regex = re.compile(pattern)
+                except re.error as exc:
+                    self.fail(_line_of(rules, "regex"), f"'regex' in {where} is not a valid regular expression: {exc}")
+        return Match(model=model, contains=contains, regex=regex)
+
+    def sequence(self, data: Mapping[str, Any], where: str) -> list[Step]:
+        items = data["sequence"]
+        line = _line_of(data, "sequence")
+        if not isinstance(items, list) or not items:
+            self.fail(line, f"'sequence' in {where} must be a non-empty list of steps, got {_kind(items)}")
+            return []
+        inherited = self.settings(data, where)
+        steps = []
+        for index, item in enumerate(items):
+            step_line = _line_of(items, index) or line
+            step_where = f"step {index + 1} of {where}"
+            step_data = self.mapping(item, step_line, step_where)
+            if step_data is None:
+                continue
+            self.keys(step_data, _STEP_KEYS, step_where)
+            step = self.step(step_data, step_line, step_where, inherited)
+            if step is not None:
+                steps.append(step)
+        return steps
+
+    # --- step: a scenario's own answer, or one step of a sequence ---
+
+    def step(self, data: Mapping[str, Any], line: int, where: str, inherited: Mapping[str, Any]) -> Step | None:
+        bodies = sorted((key for key in _BODY_KEYS if key in data), key=lambda key: _line_of(data, key))
+        if not bodies:
+            options = "chunks, text or error" if where.startswith("step") else "chunks, text, error or sequence"
+            self.fail(line, f"{where} has no answer; give one of {options}")
+            return None
+        if len(bodies) > 1:
+            self.fail(_line_of(data, bodies[1]), f"{where} has both '{bodies[0]}' and '{bodies[1]}'; give exactly one")
+            return None
+        if bodies[0] == "error":
+            for key in _ANSWER_KEYS:
+                if key in data:
+                    self.fail(_line_of(data, key), f"'{key}' has no effect on an error answer ({where})")
+            return self.error(data, where)
+        chunks = self.chunks(data, where) if bodies[0] == "chunks" else self.text_chunks(data, where)
+        settings = {**inherited, **self.settings(data, where)}
+        return None if chunks is None else Answer(chunks=tuple(chunks), **settings)
+
+    def settings(self, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """The answer settings given in `data` (finish_reason, timing, usage, model), checked and typed."""
+        result: dict[str, Any] = {}
+        if "finish_reason" in data:
+            value = data["finish_reason"]
+            if value in FINISH_REASONS:
+                result["finish_reason"] = value
+            else:
+                hint = (
+                    _hint(value, FINISH_REASONS)
+                    if isinstance(value, str)
+                    else "; expected one of: " + ", ".join(FINISH_REASONS)
+                )
+                self.fail(_line_of(data, "finish_reason"), f"unknown finish_reason {value!r} in {where}{hint}")
+        for key in ("ttft_ms", "interval_ms"):
+            if key in data and (value := self.number(data, key, where)) is not None:
+                result[key] = float(value)
+        if "usage" in data and (usage := self.usage(data, where)) is not None:
+            result["usage"] = usage
+        if "model" in data and (model := self.text(data, "model", where)) is not None:
+            if model:
+                result["model"] = model
+            else:
+                self.fail(_line_of(data, "model"), f"'model' in {where} is empty")
+        return result
+
+    def text_chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk] | None:
+        text = self.text(data, "text", where)
+        return None if text is None else [Chunk(piece) for piece in split_tokens(text)]
+
+    def chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk] | None:
+        items = data["chunks"]
+        if not isinstance(items, list):
+            self.fail(_line_of(data, "chunks"), f"'chunks' in {where} must be a list, got {_kind(items)}")
+            return None
+        chunks: list[Chunk] = []
+        for index, item in enumerate(items):
+            line = _line_of(items, index) or _line_of(data, "chunks")
+            item_where = f"chunk {index + 1} of {where}"
+            if isinstance(item, str):
+                chunks.append(Chunk(item))
+                continue
+            if not isinstance(item, Mapping):
+                self.fail(line, f"{item_where} must be text or a mapping with 'content', got {_kind(item)} {item!r}")
+                continue
+            self.keys(item, _CHUNK_KEYS, item_where)
+            if "content" not in item:
+                self.fail(line, f"{item_where} has no 'content'")
+                continue
+            content = self.text(item, "content", item_where)
+            delay = self.number(item, "delay_ms", item_where) if "delay_ms" in item else None
+            if content is not None:
+                chunks.append(Chunk(content, None if delay is None else float(delay)))
+        return chunks
+
+    def usage(self, data: Mapping[str, Any], where: str) -> Usage | None:
+        where = f"'usage' of {where}"
+        value = self.mapping(data["usage"], _line_of(data, "usage"), where)
+        if value is None:
+            return None
+        self.keys(value, _USAGE_KEYS, where)
+        counts = {key: self.number(value, key, where, integer=True) for key in _USAGE_KEYS if key in value}
+        return Usage(**{key: int(count) for key, count in counts.items() if count is not None})
+
+    def error(self, data: Mapping[str, Any], where: str) -> ErrorReply | None:
+        where = f"'error' of {where}"
+        spec = self.mapping(data["error"], _line_of(data, "error"), where)
+        if spec is None:
+            return None
+        self.keys(spec, _ERROR_KEYS, where)
+        if "status" not in spec:
+            self.fail(_line_of(data, "error"), f"{where} has no 'status'")
+            return None
+        status = spec["status"]
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            self.fail(
+                _line_of(spec, "status"), f"'status' in {where} must be an HTTP error status 400-599, got {status!r}"
+            )
+            return None
+        # message and type are always text in the envelope; code and param may be null
+        fields = {
+            key: self.text(spec, key, where, nullable=key in ("code", "param")) for key in _ERROR_FIELDS if key in spec
+        }
+        retry_after = self.number(spec, "retry_after", where) if "retry_after" in spec else None
+        headers = self.headers(spec, where) if "headers" in spec else ()
+        return ErrorReply(
+            status=status,
+            retry_after=None if retry_after is None else float(retry_after),
+            headers=headers,
+            given=frozenset(fields),
+            **fields,
+        )
+
+    def headers(self, spec: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
+        value = self.mapping(spec["headers"], _line_of(spec, "headers"), f"'headers' in {where}")
+        if value is None:
+            return ()
+        result = []
+        for name, header in value.items():
+            line = _line_of(value, name)
+            if not _HEADER_NAME.match(name):
+                self.fail(line, f"'{name}' is not a valid HTTP header name")
+            elif isinstance(header, bool) or not isinstance(header, (str, int, float)):
+                self.fail(
+                    line, f"header '{name}' must be text or a number, got {_kind(header)} (write \"true\" in quotes)"
+                )
+            elif any(ch in str(header) for ch in "\r\n"):
+                self.fail(line, f"header '{name}' must be on one line")
+            else:
+                result.append((name.lower(), str(header)))
+        return tuple(result)
+
+
+# --- entry points -----------------------------------------------------------------------------------------
+
+
+def load_text(text: str, source: str = "<inline>") -> LoadResult:
+    """Validate one document of scenario YAML (JSON is YAML too)."""
+    result = LoadResult()
+    data, parsed = _parse_yaml(text, source, result.problems)
+    if parsed:
+        result.scenarios = _Checker(source, result.problems).document(data)
+    result.files.append((source, len(result.scenarios)))
+    return _check_names(result)
+
+
+def load_data(data: Any, source: str = "<inline>") -> LoadResult:
+    """Validate scenarios given as Python data (a `{'scenarios': [...]}` mapping), as files are validated."""
+    result = LoadResult()
+    result.scenarios = _Checker(source, result.problems).document(data)
+    result.files.append((source, len(result.scenarios)))
+    return _check_names(result)
+
+
+def scenario_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
+    """Expand files and folders (recursively, `*.yaml`/`*.yml`, sorted by path) into the files to load."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_SUFFIXES and p.is_file())
+            if not found:
+                problems.append(Problem(str(path), 0, "no scenario files (*.yaml, *.yml) in this folder"))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(str(path), 0, "no such file or folder"))
+    return files, problems
+
+
+def load_paths(paths: Iterable[str | Path]) -> LoadResult:
+    """Load every scenario file under `paths`, in order; names must be unique across all of them."""
+    files, problems = scenario_files(paths)
+    result = LoadResult(problems=problems)
+    for path in files:
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            result.problems.append(Problem(source, 0, "not UTF-8 text"))
+            continue
+        except OSError as exc:
+            result.problems.append(Problem(source, 0, f"cannot read: {exc.strerror or exc}"))
+            continue
+        data, parsed = _parse_yaml(text, source, result.problems)
+        if not parsed:
+            continue
+        scenarios = _Checker(source, result.problems).document(data)
+        result.scenarios.extend(scenarios)
+        result.files.append((source, len(scenarios)))
+    return _check_names(result)
+
+
+def _check_names(result: LoadResult) -> LoadResult:
+    seen: dict[str, Scenario] = {}
+    for scenario in result.scenarios:
+        first = seen.get(scenario.name)
+        if first is not None:
+            result.problems.append(
+                Problem(
+                    scenario.source,
+                    scenario.line,
+                    f"duplicate scenario name '{scenario.name}' (first defined at {first.where})",
+                )
+            )
+        else:
+            seen[scenario.name] = scenario
+    return result

@@ -1,0 +1,120 @@
+"""The script model: what a scenario says, independent of YAML and of any wire format.
+
+The loader builds these objects once, at load time; renderers read them for every request. Anything that
+can be worked out before a request arrives (token pieces, their JSON) is worked out here, so the hot
+path only has to assemble.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from .tokens import split_tokens
+
+FINISH_REASONS = ("stop", "length", "content_filter")
+
+
+def json_str(text: str) -> str:
+    """A string as compact JSON, as the real API writes it (non-ASCII kept as UTF-8)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One content delta, with the delay before it (`None`: the step's ttft/interval applies)."""
+
+    content: str
+    delay_ms: float | None = None
+    tokens: tuple[str, ...] = field(init=False)
+    content_json: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", split_tokens(self.content))
+        object.__setattr__(self, "content_json", json_str(self.content))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A scripted override of the reported token counts; a field left `None` is computed."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """An HTTP error answered instead of a stream. Unset fields take the real API's defaults for the status."""
+
+    status: int
+    message: str | None = None
+    type: str | None = None
+    code: str | None = None
+    param: str | None = None
+    retry_after: float | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    # Which of message/type/code/param the script set explicitly (a scripted `code: null` must stay null).
+    given: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A streamed answer: content chunks, how it ends, and its timing."""
+
+    chunks: tuple[Chunk, ...]
+    finish_reason: str = "stop"
+    ttft_ms: float = 0.0
+    interval_ms: float = 0.0
+    usage: Usage | None = None
+    model: str | None = None
+    # Work a renderer or the scheduler can do once per answer instead of once per request (bytes, times).
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    content: str = field(init=False, compare=False, repr=False)
+    completion_tokens: int = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content", "".join(chunk.content for chunk in self.chunks))
+        object.__setattr__(self, "completion_tokens", sum(len(chunk.tokens) for chunk in self.chunks))
+
+
+Step = Answer | ErrorReply
+
+
+@dataclass(frozen=True)
+class Match:
+    """Request rules; every rule given must hold."""
+
+    model: str | None = None
+    contains: str | None = None
+    regex: re.Pattern[str] | None = None
+
+    def holds(self, model: str, last_user: str) -> bool:
+        if self.model is not None and not fnmatchcase(model, self.model):
+            return False
+        if self.contains is not None and self.contains.casefold() not in last_user.casefold():
+            return False
+        return self.regex is None or self.regex.search(last_user) is not None
+
+    def describe(self) -> dict[str, str]:
+        rules = {"model": self.model, "contains": self.contains, "regex": self.regex and self.regex.pattern}
+        return {key: value for key, value in rules.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named script: one step, or a sequence of steps answered in turn (the last one repeating)."""
+
+    name: str
+    steps: tuple[Step, ...]
+    is_sequence: bool = False
+    description: str | None = None
+    match: Match | None = None
+    source: str = "<inline>"
+    line: int = 0
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}"

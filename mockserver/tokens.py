@@ -1,0 +1,66 @@
+"""Token-sized pieces of text, and the token counts reported in `usage`.
+
+There is no tokenizer offline, so one rule serves everywhere a token is meant: `text:` bodies are streamed
+as these pieces, `max_tokens` cuts at a piece boundary, and `usage` counts pieces. Because every count comes
+from the same rule, a script's usage always agrees with what was streamed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+# Han ideographs, kana, CJK punctuation and full-width forms: one piece per character, as real
+# tokenizers mostly do for Chinese and Japanese.
+_CJK = "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_PIECE = re.compile(
+    rf"""
+      [\r\n]+                          # a run of line breaks
+    | [ \t]*[{_CJK}]                   # one CJK character, with any spaces before it
+    | [ \t]*[^\W{_CJK}]+               # a word (letters, digits, _), with its leading spaces
+    | [ \t]*[^\s\w]                    # one punctuation mark or symbol, with its leading spaces
+    | [^\S\r\n]+                       # any other run of spaces (trailing, or before a line break)
+    """,
+    re.VERBOSE,
+)
+
+
+@lru_cache(maxsize=4096)
+def split_tokens(text: str) -> tuple[str, ...]:
+    """Split `text` into token-sized pieces whose concatenation is exactly `text`."""
+    pieces = tuple(_PIECE.findall(text))
+    # The alternatives above cover every character; this guards the promise that nothing is lost.
+    if sum(map(len, pieces)) != len(text):
+        raise AssertionError(f"token splitter lost characters of {text!r}")
+    return pieces
+
+
+def count_tokens(text: str) -> int:
+    return len(split_tokens(text))
+
+
+def message_text(content: Any) -> str:
+    """The text of a message's `content`: a string, or the `text` parts of a list, joined by newlines."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            part["text"] for part in content if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
+    """The usual chat estimate: 3 per message, the tokens of role, content and name (+1 for a name), 3 to
+    prime the reply."""
+    total = 3
+    for message in messages:
+        total += 3
+        total += count_tokens(str(message.get("role", "")))
+        total += count_tokens(message_text(message.get("content")))
+        name = message.get("name")
+        if isinstance(name, str):
+            total += count_tokens(name) + 1
+    return total

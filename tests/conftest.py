@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import app_from_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def client_for(aiohttp_client: Any) -> Callable[..., Any]:
+    """`await client_for(yaml_text, **settings)`: a test client on an app serving those scenarios."""
+
+    async def make(text: str, **settings: Any) -> Any:
+        return await aiohttp_client(app_from_yaml(text, **settings))
+
+    return make
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[str]
+    base_url: str
+    stdout_first_lines: list[str]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+def start_cli_server(*args: str, env: dict[str, str] | None = None) -> RunningServer:
+    """`python -m mockserver serve --port 0 ARGS`, started as a user would, once it prints its address."""
+    log = Path(tempfile.mkstemp(prefix="mockserver-", suffix=".log")[1])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    if not first.startswith("OPENAI_BASE_URL="):
+        process.kill()
+        raise AssertionError(f"server did not start: {first!r}\n{log.read_text()}")
+    lines = [first.rstrip("\n")]
+    while not lines[-1].startswith("Ctrl+C"):
+        lines.append(process.stdout.readline().rstrip("\n"))
+    return RunningServer(process, first.strip().split("=", 1)[1], lines, log)
+
+
+def stop_cli_server(server: RunningServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+    if server.process.stdout:
+        server.process.stdout.close()
+
+
+@pytest.fixture
+def cli_server() -> Iterator[Callable[..., RunningServer]]:
+    """Start servers with `cli_server(*args)`; every one is stopped when the test ends."""
+    started: list[RunningServer] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> RunningServer:
+        started.append(start_cli_server(*args, env=env))
+        return started[-1]
+
+    yield start
+    for server in started:
+        stop_cli_server(server)

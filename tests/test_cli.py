@@ -1,0 +1,137 @@
+"""The `mockserver` command as a user runs it."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT
+
+
+def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mockserver", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_first_line_is_a_pasteable_base_url(cli_server: Any) -> None:
+    server = cli_server()
+    assert re.fullmatch(r"OPENAI_BASE_URL=http://127\.0\.0\.1:\d+/v1", server.stdout_first_lines[0])
+    port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
+    assert port != 0
+    # the following lines say how many scenarios came from where
+    assert re.match(r"mockserver \S+: 9 scenarios from 3 file\(s\)", server.stdout_first_lines[1])
+    assert any(line.strip().endswith("basics.yaml") for line in server.stdout_first_lines)
+
+
+def test_a_request_is_logged_in_one_line(cli_server: Any) -> None:
+    server = cli_server("--speed", "0")
+    request = urllib.request.Request(
+        server.base_url + "/chat/completions",
+        data=b'{"model": "finish-stop", "messages": [{"role": "user", "content": "hi"}], "stream": true}',
+        headers={"Content-Type": "application/json"},
+    )
+    body = urllib.request.urlopen(request, timeout=10).read()
+    assert body.endswith(b"data: [DONE]\n\n")
+    time.sleep(0.2)
+    lines = [line for line in server.log().splitlines() if "/v1/chat/completions" in line]
+    assert len(lines) == 1
+    assert re.search(r"INFO POST /v1/chat/completions 200 scenario=finish-stop events=\d+ completed \d+ms$", lines[0])
+
+
+def test_bad_scenario_file_stops_startup_with_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scenarios:\n  - name: a\n    text: hi\n    intervl_ms: 5\n  - name: b\n")
+    result = run("serve", "--port", "0", "--scenarios", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:4: unknown key 'intervl_ms' in scenario 'a'; did you mean 'interval_ms'?" in result.stderr
+    assert f"{bad}:5: scenario 'b' has no answer" in result.stderr
+    assert "2 problems in the scenarios; not serving" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_missing_scenarios_path_exits_2(tmp_path: Path) -> None:
+    result = run("serve", "--port", "0", "--scenarios", str(tmp_path / "nothing"))
+    assert result.returncode == 2
+    assert "no such file or folder" in result.stderr
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--speed", "-1"), ("--speed", "fast"), ("--port", "70000")])
+def test_bad_flags_are_usage_errors(flag: str, value: str) -> None:
+    result = run("serve", flag, value)
+    assert result.returncode == 2
+    assert f"argument {flag}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run("serve", "--port", str(taken.getsockname()[1]))
+    assert result.returncode == 1
+    assert "the address is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sigterm_stops_promptly_even_mid_stream(cli_server: Any) -> None:
+    server = cli_server()
+    request = urllib.request.Request(
+        server.base_url + "/chat/completions",
+        data=b'{"model": "typewriter", "messages": [{"role": "user", "content": "hi"}], "stream": true}',
+        headers={"Content-Type": "application/json"},
+    )
+    reader = threading.Thread(target=lambda: urllib.request.urlopen(request, timeout=10).read(10), daemon=True)
+    reader.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5
+    assert "Traceback" not in server.log()
+
+
+def test_version_and_module_entry_point() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("mockserver ")
+
+
+def test_the_wheel_ships_the_bundled_scenarios(tmp_path: Path) -> None:
+    """A plain (non-editable) install must serve the bundled scenarios too."""
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("mockserver-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    bundled = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
+    assert sorted(Path(n).name for n in names if n.startswith("mockserver/scenarios/")) == bundled
+    # installed from the wheel alone, the package finds and loads them
+    unpacked = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import mockserver.loader as l; r = l.load_paths([l.BUNDLED]); "
+            "print(l.BUNDLED.is_relative_to(l.Path(l.__file__).parent), len(r.scenarios), len(r.problems))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(unpacked), "PATH": ""},
+    )
+    assert check.stdout.split() == ["True", str(9), "0"], check.stderr
