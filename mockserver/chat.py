@@ -8,7 +8,7 @@ choices, usage`; each choice `index, delta, logprobs, finish_reason`; compact JS
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,9 +180,10 @@ def _for_choices(items: list[bytes], n: int) -> list[bytes]:
     return [str(index).encode() + item[1:] for item in items for index in range(n)]
 
 
-def stream_events(plan: Plan, ask: Ask, envelope: Envelope) -> list[tuple[float, bytes]]:
-    """The whole SSE body as (due time, bytes) events: the role chunk, each run of content chunks when it is
-    due, then the finish chunk, the usage chunk when asked for, and `[DONE]` together.
+def stream_events(plan: Plan, ask: Ask, envelope: Envelope) -> Iterator[tuple[float, bytes]]:
+    """The SSE body as (due time, bytes) events: the role chunk, each run of content chunks, then the finish
+    chunk, the usage chunk when asked for, and `[DONE]` together. Each event is serialized only when the
+    writer asks for it, so an open stream holds no bytes it has not sent yet.
 
     Every chunk starts with the same per-response bytes (`head`), so a run of chunks is `head` joined with
     their pre-serialized items: one join per run, however many chunks it holds."""
@@ -197,18 +198,17 @@ def stream_events(plan: Plan, ask: Ask, envelope: Envelope) -> list[tuple[float,
 
     # The role chunk opens the answer when it starts: together with the first content (ttft_ms after the
     # request), or with the finish of an empty answer.
-    role = _for_choices([b"0" + _ROLE + end], n)
-    events = [(plan.runs[0][0] if plan.runs else plan.finish_at, head + head.join(role))]
-    items = _for_choices(_content_items(plan, end), n)
-    for at, first, last in plan.runs:
-        events.append((at, head + head.join(items[first * n : last * n])))
+    yield plan.runs[0][0] if plan.runs else plan.finish_at, head + head.join(_for_choices([b"0" + _ROLE + end], n))
+    if plan.runs:
+        items = _for_choices(_content_items(plan, end), n)
+        for at, first, last in plan.runs:
+            yield at, head + head.join(items[first * n : last * n])
     finish = f'0,"delta":{{}},"logprobs":null,"finish_reason":"{plan.finish_reason}"}}]'.encode() + end
     final = head + head.join(_for_choices([finish], n))
     if ask.include_usage:
         usage = json.dumps(usage_object(plan, n), separators=(",", ":")).encode()
         final += prefix + b'],"usage":' + usage + b"}\n\n"
-    events.append((plan.finish_at, final + b"data: [DONE]\n\n"))
-    return events
+    yield plan.finish_at, final + b"data: [DONE]\n\n"
 
 
 def completion_body(plan: Plan, ask: Ask, envelope: Envelope) -> bytes:

@@ -8,8 +8,9 @@ a write, not of its size, dominates a streaming server's CPU.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 from aiohttp import web
 
@@ -41,7 +42,7 @@ async def sleep_until(deadline: float) -> None:
 async def write_events(
     request: web.Request,
     response: web.StreamResponse,
-    events: Sequence[tuple[float, bytes]],
+    events: Iterable[tuple[float, bytes]],
     start: float,
     outcome: Outcome,
 ) -> None:
@@ -50,13 +51,15 @@ async def write_events(
     loop = asyncio.get_running_loop()
     due_now: list[bytes] = []
     passed = -1.0  # the latest due time known to have passed: events due before it need no clock reading
+    pending = iter(events)
+    first = next(pending, None)
     try:
         await response.prepare(request)
-        if events and events[0][0] > 0:
+        if first is not None and first[0] > 0:
             # Status and headers go out now, not with the first event: a client timing out after them is
             # not retried by the SDKs, one timing out before them is.
             await response.write(b"")
-        for at, data in events:
+        for at, data in chain((first,) if first else (), pending):
             if at > passed:
                 delay = start + at - loop.time()
                 if delay > 0:
