@@ -2,13 +2,15 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .app import Settings, create_app
-from .loader import LoadResult, Problem, ScenarioError, load_data, load_paths, load_text
-
 try:
     __version__ = version("mockserver")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
+
+# Imported after __version__ is set: the control API reports it.
+from .app import create_app
+from .loader import LoadResult, Problem, ScenarioError, load_data, load_paths, load_text
+from .state import Settings
 
 __all__ = [
     "LoadResult",

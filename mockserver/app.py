@@ -1,5 +1,9 @@
 """The HTTP app: one pipeline for every wire format — authenticate, parse, choose a scenario, plan, render,
-send on time — and the error envelope for everything that goes wrong on the way."""
+send on time — and the error envelope for everything that goes wrong on the way.
+
+API paths are served at `/v1/...` and, for a test that wants its own sequence counts, journal and scenarios
+without sending headers, at `/session/NAME/v1/...`: pointing `OPENAI_BASE_URL` there is enough.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +12,27 @@ import contextvars
 import hashlib
 import json
 import logging
-import random
-import string
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from aiohttp import web
 
-from . import chat
+from . import chat, control
 from .errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, scripted_error
+from .journal import Entry, journal_body
 from .plan import make_plan
 from .script import ErrorReply, Scenario
 from .selection import Selection, Selector
-from .sse import EventStreamResponse, Outcome, sleep_until, write_events
+from .sse import COMPLETED, DISCONNECTED, EventStreamResponse, Outcome, sleep_until, write_events
+from .state import STATE, Settings, State
 
 log = logging.getLogger("mockserver")
 
 MAX_BODY = 10 * 1024 * 1024
 OPENAI_VERSION = "2020-10-01"
-# Maps any byte to a base62 digit, so random bytes become an id in one call.
-_BASE62_BYTES = ((string.digits + string.ascii_letters).encode() * 5)[:256]
+SESSION_PREFIX = "/session/"
 _BAD_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
     "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble "
@@ -42,42 +45,14 @@ _NO_KEY = (
 
 
 @dataclass
-class Settings:
-    speed: float = 1.0
-    api_key: str | None = None
-    seed: int = 0
-
-
-@dataclass
-class State:
-    """Everything a request handler reads or changes, kept on the app."""
-
-    selector: Selector
-    settings: Settings
-    rng: random.Random = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Ids come from a seeded generator: a fresh server given the same requests sends the same bytes,
-        # `created` timestamps aside.
-        self.rng = random.Random(self.settings.seed)
-
-    def chat_id(self) -> str:
-        """`chatcmpl-` and 29 base62 characters, like the real ids."""
-        return "chatcmpl-" + self.rng.randbytes(29).translate(_BASE62_BYTES).decode()
-
-    def request_id(self) -> str:
-        return f"req_{self.rng.getrandbits(128):032x}"
-
-
-STATE = web.AppKey("mockserver.state", State)
-
-
-@dataclass
 class Exchange:
-    """One request as the pipeline sees it: when it started, its id, what answered it and how that went."""
+    """One request as the pipeline sees it: when it started, its id, its session, its journal entry (API
+    requests only), what answered it and how that went."""
 
     start: float
     request_id: str
+    session: str
+    entry: Entry | None = None
     selection: Selection | None = None
     outcome: Outcome | None = None
 
@@ -96,17 +71,34 @@ def _mask(key: str) -> str:
     return f"{key[:3]}{'*' * max(len(key) - 7, 3)}{key[-4:]}" if len(key) > 8 else "*" * len(key)
 
 
+def _split_session(path: str) -> tuple[str | None, str]:
+    """`/session/NAME/v1/x` -> ("NAME", "/v1/x"); other paths have no session in them."""
+    if path.startswith(SESSION_PREFIX):
+        name, _, rest = path[len(SESSION_PREFIX) :].partition("/")
+        if name:
+            return name, "/" + rest
+    return None, path
+
+
 @web.middleware
 async def api_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-    """Times the request, checks the API key first, turns every failure into the API's error envelope, and
-    logs one line per request."""
+    """Times the request, checks keys first, journals API requests, turns every failure into the API's error
+    envelope, and logs one line per request."""
     state = request.app[STATE]
-    exchange = Exchange(asyncio.get_running_loop().time(), state.request_id())
+    path_session, path = _split_session(request.path)
+    session = path_session or request.headers.get("X-Mock-Session") or ""
+    exchange = Exchange(asyncio.get_running_loop().time(), state.request_id(), session)
     _exchange.set(exchange)
-    status = 500
+    is_api = path.startswith("/v1/")
+    if is_api:
+        headers = {name.lower(): value for name, value in request.headers.items() if name.lower() != "authorization"}
+        exchange.entry = state.journal.open(request.method, request.path, session or None, headers)
+    status: int | None = 500
     try:
-        if state.settings.api_key is not None and request.path.startswith("/v1/"):
+        if is_api and state.settings.api_key is not None:
             _check_key(request.headers.get("Authorization"), state.settings.api_key)
+        elif path.startswith(control.PREFIX) and path != control.PREFIX + "health":
+            _check_admin(request.headers.get("Authorization"), state.settings.admin_token)
         response = await handler(request)
         status = response.status
         return response
@@ -117,8 +109,13 @@ async def api_middleware(request: web.Request, handler: Callable[[web.Request], 
         error = _http_error(request, exc)
         status = error.status
         return error.response(base_headers(exchange))
+    except asyncio.CancelledError:
+        # The server cancels the handler of a client that went away (or everything, when it stops). A stream
+        # had already sent its 200; anything else sent nothing.
+        status = 200 if exchange.outcome is not None else None
+        raise
     finally:
-        _log(request, exchange, status)
+        _finish(request, exchange, status)
 
 
 def _check_key(header: str | None, key: str) -> None:
@@ -131,6 +128,15 @@ def _check_key(header: str | None, key: str) -> None:
             f"Incorrect API key provided: {_mask(given)}. You can find your API key at "
             "https://platform.openai.com/account/api-keys.",
             code="invalid_api_key",
+        )
+
+
+def _check_admin(header: str | None, token: str | None) -> None:
+    if token is not None and header != f"Bearer {token}":
+        raise ApiError(
+            401,
+            "The control API needs 'Authorization: Bearer TOKEN' with the server's --admin-token.",
+            code="invalid_admin_token",
         )
 
 
@@ -148,21 +154,31 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> ApiError:
     return ApiError(exc.status, exc.reason, "server_error" if exc.status >= 500 else "invalid_request_error")
 
 
-def _log(request: web.Request, exchange: Exchange, status: int) -> None:
+def _finish(request: web.Request, exchange: Exchange, status: int | None) -> None:
+    """Complete the journal entry and write the request's log line. `status` is None when the client left
+    before any answer was sent."""
     elapsed = asyncio.get_running_loop().time() - exchange.start
-    parts = [request.method, request.path, str(status)]
-    selection = exchange.selection
+    selection, outcome, entry = exchange.selection, exchange.outcome, exchange.entry
+    if outcome is None:
+        outcome = Outcome(ended=COMPLETED if status is not None else DISCONNECTED)
+    if entry is not None:
+        entry.status = status
+        entry.duration_ms = round(elapsed * 1000, 3)
+        entry.ended, entry.chunks = outcome.ended, outcome.chunks
+        if selection is not None:
+            entry.scenario, entry.step = selection.scenario.name, selection.step_number
+    parts = [request.method, request.path, str(status or "-")]
     if selection is not None:
         step = (
             f" step={selection.step_number}/{len(selection.scenario.steps)}" if selection.scenario.is_sequence else ""
         )
         parts.append(f"scenario={selection.scenario.name}{step}")
-    session = request.headers.get("X-Mock-Session")
-    if session:
-        parts.append(f"session={session}")
-    outcome = exchange.outcome
-    if outcome is not None:
-        parts.append(f"events={outcome.events} {outcome.ended}")
+    if exchange.session:
+        parts.append(f"session={exchange.session}")
+    if exchange.outcome is not None:  # a stream
+        parts.append(f"chunks={outcome.chunks} {outcome.ended}")
+    elif outcome.ended != COMPLETED:
+        parts.append(outcome.ended)
     parts.append(f"{elapsed * 1000:.0f}ms")
     log.info(" ".join(parts))
 
@@ -178,8 +194,10 @@ def base_headers(exchange: Exchange) -> dict[str, str]:
     }
 
 
-async def read_json(request: web.Request) -> dict:
+async def read_json(request: web.Request, exchange: Exchange) -> dict:
     raw = await request.read()
+    if exchange.entry is not None:
+        exchange.entry.body = journal_body(raw)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -194,11 +212,11 @@ async def read_json(request: web.Request) -> dict:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     exchange = _exchange.get()
-    ask = chat.parse_request(await read_json(request))
+    ask = chat.parse_request(await read_json(request, exchange))
     selection = state.selector.choose(
         model=ask.model,
         last_user=ask.last_user,
-        session=request.headers.get("X-Mock-Session", ""),
+        session=exchange.session,
         header=request.headers.get("X-Mock-Scenario"),
     )
     exchange.selection = selection
@@ -225,9 +243,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     )
 
 
-def create_app(scenarios: Iterable[Scenario], settings: Settings | None = None) -> web.Application:
+def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = None) -> web.Application:
     """The aiohttp application serving `scenarios`; run it with any aiohttp runner or test client."""
     app = web.Application(middlewares=[api_middleware], client_max_size=MAX_BODY)
     app[STATE] = State(Selector(scenarios), settings or Settings())
-    app.router.add_post("/v1/chat/completions", chat_completions)
+    for prefix in ("", SESSION_PREFIX + "{session}"):
+        app.router.add_post(prefix + "/v1/chat/completions", chat_completions)
+    control.add_routes(app)
     return app

@@ -180,10 +180,10 @@ def _for_choices(items: list[bytes], n: int) -> list[bytes]:
     return [str(index).encode() + item[1:] for item in items for index in range(n)]
 
 
-def stream_events(plan: Plan, ask: Ask, envelope: Envelope) -> Iterator[tuple[float, bytes]]:
-    """The SSE body as (due time, bytes) events: the role chunk, each run of content chunks, then the finish
-    chunk, the usage chunk when asked for, and `[DONE]` together. Each event is serialized only when the
-    writer asks for it, so an open stream holds no bytes it has not sent yet.
+def stream_events(plan: Plan, ask: Ask, envelope: Envelope) -> Iterator[tuple[float, bytes, int]]:
+    """The SSE body as (due time, bytes, chunks in them) events: the role chunk, each run of content chunks,
+    then the finish chunk, the usage chunk when asked for, and `[DONE]` together. Each event is serialized
+    only when the writer asks for it, so an open stream holds no bytes it has not sent yet.
 
     Every chunk starts with the same per-response bytes (`head`), so a run of chunks is `head` joined with
     their pre-serialized items: one join per run, however many chunks it holds."""
@@ -198,17 +198,17 @@ def stream_events(plan: Plan, ask: Ask, envelope: Envelope) -> Iterator[tuple[fl
 
     # The role chunk opens the answer when it starts: together with the first content (ttft_ms after the
     # request), or with the finish of an empty answer.
-    yield plan.runs[0][0] if plan.runs else plan.finish_at, head + head.join(_for_choices([b"0" + _ROLE + end], n))
+    yield plan.runs[0][0] if plan.runs else plan.finish_at, head + head.join(_for_choices([b"0" + _ROLE + end], n)), n
     if plan.runs:
         items = _for_choices(_content_items(plan, end), n)
         for at, first, last in plan.runs:
-            yield at, head + head.join(items[first * n : last * n])
+            yield at, head + head.join(items[first * n : last * n]), (last - first) * n
     finish = f'0,"delta":{{}},"logprobs":null,"finish_reason":"{plan.finish_reason}"}}]'.encode() + end
     final = head + head.join(_for_choices([finish], n))
     if ask.include_usage:
         usage = json.dumps(usage_object(plan, n), separators=(",", ":")).encode()
         final += prefix + b'],"usage":' + usage + b"}\n\n"
-    yield plan.finish_at, final + b"data: [DONE]\n\n"
+    yield plan.finish_at, final + b"data: [DONE]\n\n", n + ask.include_usage
 
 
 def completion_body(plan: Plan, ask: Ask, envelope: Envelope) -> bytes:

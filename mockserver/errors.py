@@ -105,17 +105,19 @@ class ApiError(Exception):
         param: str | None = None,
         code: str | None = None,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        details: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.details = details or {}  # more keys of the error object, after the four the SDKs read
         self.type = type
         self.param = param
         self.code = code
         self.headers = dict(headers)
 
     def body(self) -> bytes:
-        error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+        error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code, **self.details}
         return json.dumps({"error": error}, ensure_ascii=False).encode()
 
     def response(self, extra_headers: Mapping[str, str]) -> web.Response:
@@ -127,9 +129,15 @@ class ApiError(Exception):
         )
 
 
-def invalid(message: str, param: str | None = None, code: str | None = None, status: int = 400) -> ApiError:
+def invalid(
+    message: str,
+    param: str | None = None,
+    code: str | None = None,
+    status: int = 400,
+    details: Mapping[str, object] | None = None,
+) -> ApiError:
     """A request the real API would reject as invalid."""
-    return ApiError(status, message, "invalid_request_error", param, code)
+    return ApiError(status, message, "invalid_request_error", param, code, details=details)
 
 
 def scripted_error(reply: ErrorReply, model: str) -> ApiError:

@@ -236,9 +236,24 @@ class _Checker:
         if not isinstance(items, list):
             self.fail(_line_of(data, "scenarios"), f"'scenarios' must be a list, got {_kind(items)}")
             return []
+        return self.scenario_list(items, _line_of(data, "scenarios"))
+
+    def snippet(self, data: Any) -> list[Scenario]:
+        """What a test or the control API may send: a whole file, one scenario, or a list of scenarios."""
+        if isinstance(data, Mapping) and ("scenarios" in data or "version" in data):
+            return self.document(data)
+        if isinstance(data, Mapping):
+            scenario = self.scenario(data, _line_of(data) or 1)
+            return [scenario] if scenario is not None else []
+        if isinstance(data, list):
+            return self.scenario_list(data, _line_of(data))
+        self.fail(_line_of(data), f"expected a scenario, a list of scenarios or a 'scenarios:' file, got {_kind(data)}")
+        return []
+
+    def scenario_list(self, items: list[Any], line: int) -> list[Scenario]:
         scenarios = []
         for index, item in enumerate(items):
-            scenario = self.scenario(item, _line_of(items, index) or _line_of(data, "scenarios"))
+            scenario = self.scenario(item, _line_of(items, index) or line)
             if scenario is not None:
                 scenarios.append(scenario)
         return scenarios
@@ -459,20 +474,23 @@ class _Checker:
 # --- entry points -----------------------------------------------------------------------------------------
 
 
-def load_text(text: str, source: str = "<inline>") -> LoadResult:
-    """Validate one document of scenario YAML (JSON is YAML too)."""
+def load_text(text: str, source: str = "<inline>", *, snippet: bool = False) -> LoadResult:
+    """Validate scenario YAML (JSON is YAML too). A file must hold `scenarios:`; with `snippet`, one scenario
+    or a list of them is accepted as well."""
     result = LoadResult()
     data, parsed = _parse_yaml(text, source, result.problems)
     if parsed:
-        result.scenarios = _Checker(source, result.problems).document(data)
+        checker = _Checker(source, result.problems)
+        result.scenarios = checker.snippet(data) if snippet else checker.document(data)
     result.files.append((source, len(result.scenarios)))
     return _check_names(result)
 
 
 def load_data(data: Any, source: str = "<inline>") -> LoadResult:
-    """Validate scenarios given as Python data (a `{'scenarios': [...]}` mapping), as files are validated."""
+    """Validate scenarios given as Python data — one scenario, a list of them, or `{"scenarios": [...]}` —
+    with the same checks and messages as files."""
     result = LoadResult()
-    result.scenarios = _Checker(source, result.problems).document(data)
+    result.scenarios = _Checker(source, result.problems).snippet(data)
     result.files.append((source, len(result.scenarios)))
     return _check_names(result)
 

@@ -1,7 +1,10 @@
 """Choosing the scenario (and the sequence step) that answers a request.
 
-Order, first that applies: the `X-Mock-Scenario` header names it; the request's model is a scenario's name;
-the first scenario, in load order, whose `match` rules all hold; the scenario named `default`.
+Scenarios live in layers, searched in order: those added for the request's session, those added at run time
+for everyone, those loaded from files. For each request, the first rule that applies picks the answer: the
+session's `use` override; the `X-Mock-Scenario` header; the request's model as a scenario's name; the first
+scenario whose `match` rules all hold (layer by layer, in the order they were added); the scenario named
+`default`.
 """
 
 from __future__ import annotations
@@ -18,38 +21,115 @@ class Selection:
     scenario: Scenario
     step: Step
     step_number: int  # 1-based; always 1 for a scenario without a sequence
-    reason: str  # how it was chosen: header, model, match or default
+    reason: str  # how it was chosen: use, header, model, match or default
+
+
+class Layer:
+    """Named scenarios in the order they were added, with their matchers ready."""
+
+    def __init__(self, scenarios: Iterable[Scenario] = ()) -> None:
+        self.by_name: dict[str, Scenario] = {}
+        self.matchers: list[Scenario] = []
+        self.add(scenarios)
+
+    def add(self, scenarios: Iterable[Scenario]) -> list[str]:
+        """Add scenarios, replacing any of the same name; returns the names replaced."""
+        replaced = []
+        for scenario in scenarios:
+            if scenario.name in self.by_name:
+                replaced.append(scenario.name)
+                del self.by_name[scenario.name]  # re-adding moves it to the end of the order
+            self.by_name[scenario.name] = scenario
+        self.matchers = [s for s in self.by_name.values() if s.match is not None]
+        return replaced
+
+    def remove(self, name: str) -> bool:
+        if self.by_name.pop(name, None) is None:
+            return False
+        self.matchers = [s for s in self.by_name.values() if s.match is not None]
+        return True
 
 
 class Selector:
-    """Holds the served scenarios and the per-session sequence counters."""
+    """The served scenarios, per-session additions and overrides, and the sequence counters."""
 
-    def __init__(self, scenarios: Iterable[Scenario]) -> None:
+    def __init__(self, scenarios: Iterable[Scenario] = ()) -> None:
+        self.files = Layer(scenarios)
+        self.runtime = Layer()
+        self.sessions: dict[str, Layer] = {}
+        self.uses: dict[str, str] = {}  # session -> scenario answering all of its requests
         self.counters: dict[tuple[str, str], int] = {}
-        self.replace(scenarios)
 
-    def replace(self, scenarios: Iterable[Scenario]) -> None:
-        """Serve a new set of scenarios; counters of scenarios that keep their name carry on."""
-        self.scenarios = list(scenarios)
-        self.by_name = {scenario.name: scenario for scenario in self.scenarios}
-        self.matchers = [scenario for scenario in self.scenarios if scenario.match is not None]
+    def replace_files(self, scenarios: Iterable[Scenario]) -> None:
+        """Serve a new set of file scenarios (a reload); counters of names that remain carry on."""
+        self.files = Layer(scenarios)
+
+    def layers(self, session: str) -> list[Layer]:
+        own = self.sessions.get(session)
+        return [own, self.runtime, self.files] if own is not None else [self.runtime, self.files]
+
+    def find(self, name: str, session: str) -> Scenario | None:
+        for layer in self.layers(session):
+            scenario = layer.by_name.get(name)
+            if scenario is not None:
+                return scenario
+        return None
+
+    def visible(self, session: str) -> list[Scenario]:
+        """Every scenario a request of this session can reach, in selection order, each name once."""
+        seen: dict[str, Scenario] = {}
+        for layer in self.layers(session):
+            for name, scenario in layer.by_name.items():
+                seen.setdefault(name, scenario)
+        return list(seen.values())
+
+    def add(self, scenarios: Iterable[Scenario], session: str | None = None) -> list[str]:
+        layer = self.runtime if session is None else self.sessions.setdefault(session, Layer())
+        return layer.add(scenarios)
+
+    def remove(self, name: str, session: str | None = None) -> bool:
+        """Remove a scenario added at run time (for everyone, or for one session)."""
+        layer = self.runtime if session is None else self.sessions.get(session)
+        return layer is not None and layer.remove(name)
+
+    def use(self, name: str | None, session: str) -> None:
+        if name is None:
+            self.uses.pop(session, None)
+        else:
+            self.uses[session] = name
+
+    def reset(self, session: str | None = None) -> None:
+        """Forget sequence counts: all of them, or one session's along with its scenarios and override."""
+        if session is None:
+            self.counters.clear()
+            return
+        self.counters = {key: count for key, count in self.counters.items() if key[1] != session}
+        self.sessions.pop(session, None)
+        self.uses.pop(session, None)
 
     def choose(self, *, model: str, last_user: str, session: str, header: str | None) -> Selection:
+        used = self.uses.get(session)
+        if used is not None:
+            return self._named(used, session, "use", "set for this session with use()")
         if header is not None:
-            scenario = self.by_name.get(header)
-            if scenario is None:
-                raise self._not_found(f"No scenario named '{header}' (asked for by the X-Mock-Scenario header).")
-            return self._step(scenario, session, "header")
-        scenario = self.by_name.get(model)
+            return self._named(header, session, "header", "asked for by the X-Mock-Scenario header")
+        scenario = self.find(model, session)
         if scenario is not None:
             return self._step(scenario, session, "model")
-        for scenario in self.matchers:
-            if scenario.match.holds(model, last_user):  # type: ignore[union-attr]
-                return self._step(scenario, session, "match")
-        scenario = self.by_name.get("default")
+        for layer in self.layers(session):
+            for scenario in layer.matchers:
+                if scenario.match.holds(model, last_user):  # type: ignore[union-attr]
+                    return self._step(scenario, session, "match")
+        scenario = self.find("default", session)
         if scenario is not None:
             return self._step(scenario, session, "default")
-        raise self._not_found(f"No scenario matches this request (model '{model}') and there is no 'default'.")
+        raise self._not_found(f"No scenario matches this request (model '{model}') and there is no 'default'.", session)
+
+    def _named(self, name: str, session: str, reason: str, why: str) -> Selection:
+        scenario = self.find(name, session)
+        if scenario is None:
+            raise self._not_found(f"No scenario named '{name}' ({why}).", session)
+        return self._step(scenario, session, reason)
 
     def _step(self, scenario: Scenario, session: str, reason: str) -> Selection:
         if not scenario.is_sequence:
@@ -60,10 +140,10 @@ class Selector:
         index = min(count, len(scenario.steps) - 1)
         return Selection(scenario, scenario.steps[index], index + 1, reason)
 
-    def _not_found(self, first: str) -> ApiError:
-        names = ", ".join(scenario.name for scenario in self.scenarios) or "(none loaded)"
+    def _not_found(self, first: str, session: str) -> ApiError:
+        names = ", ".join(scenario.name for scenario in self.visible(session)) or "(none loaded)"
         message = (
-            f"{first} Available scenarios: {names}. "
-            "Choose one with the X-Mock-Scenario header or by using its name as the model."
+            f"{first} Available scenarios: {names}. A scenario answers when it is named in the X-Mock-Scenario "
+            "header or as the model, when its `match` rules hold, or when it is named `default`."
         )
         return ApiError(404, message, "invalid_request_error", None, "scenario_not_found")

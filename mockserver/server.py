@@ -1,6 +1,9 @@
-"""Running the app on a TCP port."""
+"""Running the app on a TCP port: in the foreground (`mockserver serve`) or from a background thread."""
 
 from __future__ import annotations
+
+import asyncio
+import threading
 
 from aiohttp import web
 
@@ -30,3 +33,61 @@ def base_url(host: str, port: int) -> str:
     elif ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}/v1"
+
+
+class BackgroundServer:
+    """Serves an app from a daemon thread with its own event loop, so that synchronous code, code running in
+    another event loop, and subprocesses can all reach it."""
+
+    def __init__(self, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="mockserver", daemon=True)
+
+    @property
+    def root_url(self) -> str:
+        return base_url(self.host, self.port).removesuffix("/v1")
+
+    def start(self) -> BackgroundServer:
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._serve())
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            runner, self.port = await start(self.app, self.host, self.port)
+        except BaseException as exc:  # reported to the thread that called start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()

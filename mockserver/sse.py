@@ -29,7 +29,7 @@ class EventStreamResponse(web.StreamResponse):
 class Outcome:
     """How a response went, for the request log: events written and how the stream ended."""
 
-    events: int = 0
+    chunks: int = 0  # stream chunks written, `[DONE]` not counted
     ended: str = COMPLETED
 
 
@@ -42,14 +42,15 @@ async def sleep_until(deadline: float) -> None:
 async def write_events(
     request: web.Request,
     response: web.StreamResponse,
-    events: Iterable[tuple[float, bytes]],
+    events: Iterable[tuple[float, bytes, int]],
     start: float,
     outcome: Outcome,
 ) -> None:
-    """Send `(due time, bytes)` events in order, then end the body; due times count from the loop time
-    `start`. A client that goes away ends the stream quietly, noted in `outcome`."""
+    """Send `(due time, bytes, chunks in them)` events in order, then end the body; due times count from the
+    loop time `start`. A client that goes away ends the stream quietly, noted in `outcome`."""
     loop = asyncio.get_running_loop()
     due_now: list[bytes] = []
+    due_chunks = 0
     passed = -1.0  # the latest due time known to have passed: events due before it need no clock reading
     pending = iter(events)
     first = next(pending, None)
@@ -59,19 +60,21 @@ async def write_events(
             # Status and headers go out now, not with the first event: a client timing out after them is
             # not retried by the SDKs, one timing out before them is.
             await response.write(b"")
-        for at, data in chain((first,) if first else (), pending):
+        for at, data, chunks in chain((first,) if first else (), pending):
             if at > passed:
                 delay = start + at - loop.time()
                 if delay > 0:
                     if due_now:
                         await response.write(b"".join(due_now))
-                        outcome.events += len(due_now)
+                        outcome.chunks += due_chunks
                         due_now.clear()
+                        due_chunks = 0
                     await asyncio.sleep(delay)
                 passed = at
             due_now.append(data)
+            due_chunks += chunks
         await response.write_eof(b"".join(due_now))
-        outcome.events += len(due_now)
+        outcome.chunks += due_chunks
     except ConnectionError:
         outcome.ended = DISCONNECTED
     except asyncio.CancelledError:

@@ -13,6 +13,7 @@ import pytest
 from helpers import app_from_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture

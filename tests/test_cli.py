@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -44,7 +45,7 @@ def test_a_request_is_logged_in_one_line(cli_server: Any) -> None:
     time.sleep(0.2)
     lines = [line for line in server.log().splitlines() if "/v1/chat/completions" in line]
     assert len(lines) == 1
-    assert re.search(r"INFO POST /v1/chat/completions 200 scenario=finish-stop events=\d+ completed \d+ms$", lines[0])
+    assert re.search(r"INFO POST /v1/chat/completions 200 scenario=finish-stop chunks=9 completed \d+ms$", lines[0])
 
 
 def test_bad_scenario_file_stops_startup_with_exit_2(tmp_path: Path) -> None:
@@ -54,7 +55,8 @@ def test_bad_scenario_file_stops_startup_with_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{bad}:4: unknown key 'intervl_ms' in scenario 'a'; did you mean 'interval_ms'?" in result.stderr
     assert f"{bad}:5: scenario 'b' has no answer" in result.stderr
-    assert "2 problems in the scenarios; not serving" in result.stderr
+    assert "2 problems found" in result.stderr
+    assert "not serving until the scenarios are fixed" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
 
@@ -135,3 +137,82 @@ def test_the_wheel_ships_the_bundled_scenarios(tmp_path: Path) -> None:
         env={"PYTHONPATH": str(unpacked), "PATH": ""},
     )
     assert check.stdout.split() == ["True", str(9), "0"], check.stderr
+
+
+def test_validate_reports_every_problem_with_its_line(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("scenarios:\n  - {name: a, text: hi}\n")
+    bad = tmp_path / "sub" / "bad.yml"
+    bad.parent.mkdir()
+    bad.write_text(
+        "scenarios:\n"
+        "  - name: b\n"
+        "    text: hi\n"
+        "    ttft: 5\n"
+        "  - name: a\n"
+        "    chunks: [x]\n"
+        "  - name: c\n"
+        "    error: {status: 429, retry_after: soon}\n"
+    )
+    result = run("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{bad}:4: unknown key 'ttft' in scenario 'b'; did you mean 'ttft_ms'?",
+        f"{bad}:8: 'retry_after' in 'error' of scenario 'c' must be a number, got text 'soon'",
+        f"{bad}:5: duplicate scenario name 'a' (first defined at {good}:2)",
+        "3 problems found",
+    ]
+    clean = run("validate", str(good))
+    assert (clean.returncode, clean.stdout) == (0, "ok: 1 scenarios in 1 file(s)\n")
+
+
+def test_list_shows_selection_order(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "scenarios:\n"
+        "  - {name: default, text: x, description: The fallback}\n"
+        "  - {name: named, text: x}\n"
+        "  - {name: poems, text: x, match: {contains: poem}}\n"
+        "  - {name: minis, text: x, match: {model: 'gpt-4o-mini*'}}\n"
+    )
+    result = run("list", str(path))
+    assert result.returncode == 0
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert [words[0] for words in lines] == ["poems", "minis", "named", "default"]
+    assert "contains='poem'" in result.stdout
+    assert result.stdout.splitlines()[-1].split() == ["default", "any", "other", "request", "The", "fallback", f"({path}:2)"]
+    assert run("list").stdout.count("\n") == 9  # the bundled scenarios
+
+
+def test_watch_reloads_and_keeps_the_last_good_set(cli_server: Any, tmp_path: Path) -> None:
+    path = tmp_path / "live.yaml"
+    path.write_text("scenarios:\n  - {name: default, text: first}\n")
+    server = cli_server("--watch", "--scenarios", str(tmp_path))
+
+    def answer() -> str:
+        request = urllib.request.Request(
+            server.base_url + "/chat/completions",
+            data=b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}',
+            headers={"Content-Type": "application/json"},
+        )
+        return json.loads(urllib.request.urlopen(request, timeout=10).read())["choices"][0]["message"]["content"]
+
+    def eventually(expected: str) -> None:
+        deadline = time.monotonic() + 10
+        while answer() != expected:
+            assert time.monotonic() < deadline, f"still not {expected!r}"
+            time.sleep(0.1)
+
+    assert answer() == "first"
+    path.write_text("scenarios:\n  - {name: default, text: second}\n")
+    eventually("second")
+    path.write_text("scenarios:\n  - {name: default, txt: broken}\n")
+    deadline = time.monotonic() + 10
+    while "not reloaded" not in server.log():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert f"{path}:2: unknown key 'txt'" in server.log()
+    assert answer() == "second"  # the last good set keeps serving
+    (tmp_path / "more.yaml").write_text("scenarios:\n  - {name: extra, text: x}\n")
+    path.write_text("scenarios:\n  - {name: default, text: third}\n")
+    eventually("third")

@@ -29,17 +29,17 @@ async def test_events_due_together_go_out_in_one_write() -> None:
     response = RecordingResponse()
     outcome = Outcome()
     start = asyncio.get_running_loop().time()
-    await write_events(None, response, [(0.0, b"a"), (0.0, b"b"), (0.0, b"c")], start, outcome)  # type: ignore[arg-type]
+    await write_events(None, response, [(0.0, b"a", 1), (0.0, b"b", 1), (0.0, b"c", 1)], start, outcome)  # type: ignore[arg-type]
     assert [(data, eof) for _, data, eof in response.writes] == [(b"abc", True)]
-    assert (outcome.events, outcome.ended) == (3, COMPLETED)
+    assert (outcome.chunks, outcome.ended) == (3, COMPLETED)
 
 
 async def test_delays_are_kept_against_deadlines_not_added_up() -> None:
     response = RecordingResponse()
     loop = asyncio.get_running_loop()
     start = loop.time()
-    events = [(0.0, b"role"), (0.05, b"1")] + [(0.05 + 0.02 * i, str(i).encode()) for i in range(2, 12)]
-    events.append((0.25, b"end"))
+    events = [(0.0, b"role", 1), (0.05, b"1", 1)] + [(0.05 + 0.02 * i, str(i).encode(), 1) for i in range(2, 12)]
+    events.append((0.25, b"end", 1))
     await write_events(None, response, events, start, Outcome())  # type: ignore[arg-type]
     writes = response.writes
     assert [data for _, data, _ in writes] == [b"role", b"1", *(str(i).encode() for i in range(2, 11)), b"11end"]
@@ -52,14 +52,14 @@ async def test_delays_are_kept_against_deadlines_not_added_up() -> None:
 async def test_a_late_schedule_catches_up_in_one_write() -> None:
     response = RecordingResponse()
     start = asyncio.get_running_loop().time() - 1.0  # a second behind already
-    await write_events(None, response, [(0.1, b"a"), (0.2, b"b"), (1.2, b"c")], start, Outcome())  # type: ignore[arg-type]
+    await write_events(None, response, [(0.1, b"a", 1), (0.2, b"b", 1), (1.2, b"c", 1)], start, Outcome())  # type: ignore[arg-type]
     assert [data for _, data, _ in response.writes] == [b"", b"ab", b"c"]
 
 
 async def test_headers_leave_at_once_when_the_first_event_waits() -> None:
     response = RecordingResponse()
     start = asyncio.get_running_loop().time()
-    await write_events(None, response, [(0.05, b"a")], start, Outcome())  # type: ignore[arg-type]
+    await write_events(None, response, [(0.05, b"a", 1)], start, Outcome())  # type: ignore[arg-type]
     (flushed, _, _), (sent, data, _) = response.writes
     assert flushed - start < 0.04  # the empty write sends the buffered status line and headers
     assert (sent - start >= 0.05 - 0.002, data) == (True, b"a")

@@ -1,0 +1,86 @@
+"""The request journal: what each API request sent and what it got, newest last, bounded in memory.
+
+An entry is written when a request arrives and completed in place when its answer ends, so a stream still
+in flight is visible (with `status` null and `ended` "in progress").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+IN_PROGRESS = "in progress"
+# Bodies larger than this are journaled as a note, not kept: the journal must stay small.
+MAX_KEPT_BODY = 1024 * 1024
+
+
+@dataclass
+class Entry:
+    id: int
+    time: float  # Unix seconds when the request arrived
+    method: str
+    path: str
+    session: str | None
+    retry_count: int | None  # the x-stainless-retry-count header the SDKs send: 0, 1, 2...
+    headers: dict[str, str]
+    body: Any = None  # the JSON body; text when it is not JSON
+    scenario: str | None = None
+    step: int | None = None
+    status: int | None = None
+    ended: str = IN_PROGRESS  # completed, client disconnected, ...
+    chunks: int = 0  # stream chunks sent, [DONE] not counted
+    duration_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def journal_body(raw: bytes) -> Any:
+    """The body as JSON when it parses, as text otherwise; a note when it is too large to keep."""
+    if len(raw) > MAX_KEPT_BODY:
+        return f"<{len(raw)} bytes, not kept>"
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw.decode("utf-8", "replace")
+
+
+class Journal:
+    """A ring of the last `size` entries."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self.entries: deque[Entry] = deque(maxlen=size)
+        self.next_id = 1
+
+    def open(self, method: str, path: str, session: str | None, headers: dict[str, str]) -> Entry:
+        retry = headers.get("x-stainless-retry-count")
+        entry = Entry(
+            id=self.next_id,
+            time=time.time(),
+            method=method,
+            path=path,
+            session=session,
+            retry_count=int(retry) if retry and retry.isdigit() else None,
+            headers=headers,
+        )
+        self.next_id += 1
+        self.entries.append(entry)
+        return entry
+
+    def select(self, session: str | None = None, scenario: str | None = None) -> list[Entry]:
+        return [
+            entry
+            for entry in self.entries
+            if (session is None or entry.session == session) and (scenario is None or entry.scenario == scenario)
+        ]
+
+    def clear(self, session: str | None = None) -> None:
+        if session is None:
+            self.entries.clear()
+        else:
+            kept = [entry for entry in self.entries if entry.session != session]
+            self.entries.clear()
+            self.entries.extend(kept)

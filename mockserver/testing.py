@@ -1,0 +1,158 @@
+"""mockserver inside a test suite: a server on a free port, and a handle per test that scripts answers and
+reads what the code under test sent.
+
+Each handle is a session of its own (`/session/NAME/v1` in its base URL), so tests sharing one server never
+see each other's requests, sequence counts or added scenarios. The handle talks to the server over the
+control API, so it works the same with a server in this process, in a container, or anywhere else.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .app import SESSION_PREFIX, create_app
+from .journal import Entry
+from .loader import LoadResult, Problem, ScenarioError, load_data, load_paths, load_text, scenario_files
+from .server import BackgroundServer
+from .state import Settings
+
+Scenarios = str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+_counter = itertools.count(1)
+
+
+def _scenarios_of(source: Path | Scenarios) -> LoadResult:
+    if isinstance(source, Path):
+        return load_paths([source])
+    if isinstance(source, str):
+        return load_text(source, "<inline>", snippet=True)
+    return load_data(source, "<inline>")
+
+
+def make_app(*sources: Path | Scenarios, **settings: Any) -> web.Application:
+    """An app for pytest-aiohttp's `aiohttp_client` / `aiohttp_server`, from scenario files (`Path`), YAML
+    text (`str`) or Python data; `settings` are those of `mockserver.Settings` (speed, api_key, ...).
+    Invalid scenarios raise `ScenarioError` listing every problem."""
+    scenarios = []
+    for source in sources:
+        result = _scenarios_of(source)
+        result.raise_for_problems()
+        scenarios.extend(result.scenarios)
+    return create_app(scenarios, Settings(**settings))
+
+
+class OpenAIMock:
+    """One test's view of a mockserver: its own session, scenarios, sequence counts and journal."""
+
+    def __init__(self, root_url: str, session: str, admin_token: str | None = None) -> None:
+        self.root_url = root_url.rstrip("/")
+        self.session = session
+        self.admin_token = admin_token
+
+    @property
+    def base_url(self) -> str:
+        """The `OPENAI_BASE_URL` for this session."""
+        return f"{self.root_url}{SESSION_PREFIX}{self.session}/v1"
+
+    def add(self, scenarios: Scenarios, *, source: str = "<inline>") -> list[str]:
+        """Add scenarios for this session: YAML text, or a dict (one scenario, or `{"scenarios": [...]}`), or
+        a list of dicts. A scenario with the name of an existing one replaces it for this session. Invalid
+        scenarios raise `ScenarioError` with the same `source:line: message` problems as files."""
+        if isinstance(scenarios, str):
+            body, content_type = scenarios.encode(), "application/yaml"
+        else:
+            body, content_type = json.dumps(scenarios).encode(), "application/json"
+        answer = self._call("POST", "scenarios", body, content_type, source=source)
+        return answer["added"]
+
+    def load(self, path: str | Path) -> list[str]:
+        """Add the scenarios of a file or folder for this session (problems name the file and line)."""
+        files, problems = scenario_files([path])
+        if problems:
+            raise ScenarioError(problems)
+        added = []
+        for file in files:
+            added += self.add(file.read_text(encoding="utf-8"), source=str(file))
+        return added
+
+    def use(self, name: str | None) -> None:
+        """Answer every request of this test with the scenario `name` (None: choose as usual again)."""
+        self._call("POST", "use", json.dumps({"scenario": name}).encode(), "application/json")
+
+    @property
+    def requests(self) -> list[Entry]:
+        """The journal entries of this test's requests, oldest first."""
+        return [Entry(**entry) for entry in self._call("GET", "requests")["requests"]]
+
+    def reset(self) -> None:
+        """Forget this test's requests, sequence counts, added scenarios and `use()`."""
+        self._call("POST", "reset")
+
+    def _call(
+        self, method: str, route: str, body: bytes | None = None, content_type: str = "", **query: str
+    ) -> dict[str, Any]:
+        params = urllib.parse.urlencode({"session": self.session, **query})
+        request = urllib.request.Request(f"{self.root_url}/_mock/{route}?{params}", data=body, method=method)
+        if content_type:
+            request.add_header("Content-Type", content_type)
+        if self.admin_token:
+            request.add_header("Authorization", f"Bearer {self.admin_token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            error = json.loads(exc.read() or b"{}").get("error", {})
+            if "problems" in error:
+                raise ScenarioError([_problem(text) for text in error["problems"]]) from None
+            raise RuntimeError(f"mockserver {method} /_mock/{route}: {exc.code} {error.get('message', '')}") from None
+
+
+def _problem(text: str) -> Problem:
+    """A problem as the server wrote it (`source:line: message`), as a Problem again."""
+    match = re.match(r"^(.*?):(\d+): (.*)$", text, re.DOTALL)
+    if match:
+        return Problem(match.group(1), int(match.group(2)), match.group(3))
+    source, _, message = text.partition(": ")
+    return Problem(source, 0, message)
+
+
+class MockServer:
+    """A mockserver on a free port in a background thread; `session()` gives each test its own handle."""
+
+    def __init__(self, paths: Iterable[str | Path] = (), **settings: Any) -> None:
+        paths = list(paths)
+        result = load_paths(paths) if paths else LoadResult()
+        result.raise_for_problems()
+        self.server = BackgroundServer(create_app(result.scenarios, Settings(**settings)))
+        self.admin_token = settings.get("admin_token")
+
+    @property
+    def root_url(self) -> str:
+        return self.server.root_url
+
+    def start(self) -> MockServer:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def session(self, name: str = "test") -> OpenAIMock:
+        """A handle with a session of its own; `name` (a test id, say) shows in logs and the journal."""
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:80] or "test"
+        return OpenAIMock(self.root_url, f"{safe}-{next(_counter)}", self.admin_token)

@@ -1,0 +1,165 @@
+"""The pytest plugin, used exactly as a user uses it: a separate pytest run over a user's test file, with the
+plugin found through its entry point."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from typing import Any
+
+import pytest
+
+USER_TESTS = '''
+import asyncio
+import os
+import subprocess
+import sys
+
+import openai
+import pytest
+
+from mockserver import ScenarioError
+
+USER = [{"role": "user", "content": "hello"}]
+
+
+def ask(**kwargs):
+    """The application under test: it knows nothing of mockserver."""
+    client = openai.OpenAI()
+    return client.chat.completions.create(model="gpt-4o", messages=USER, **kwargs)
+
+
+def test_sync_client_with_inline_yaml(openai_mock):
+    openai_mock.add("""
+name: greeting
+chunks: ["Hi", " there"]
+""")
+    openai_mock.use("greeting")  # or name it `default`, or give it a `match`
+    stream = ask(stream=True)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream)
+    assert text == "Hi there"
+    (request,) = openai_mock.requests
+    assert request.body["messages"] == USER
+    assert request.body["stream"] is True
+    assert (request.scenario, request.status, request.ended, request.retry_count) == ("greeting", 200, "completed", 0)
+
+
+async def test_async_client_with_a_dict(openai_mock):
+    openai_mock.add({"name": "default", "text": "async answer"})
+    client = openai.AsyncOpenAI()
+    answer = await client.chat.completions.create(model="gpt-4o", messages=USER)
+    assert answer.choices[0].message.content == "async answer"
+    await client.close()
+
+
+# The next two tests share one server; each sees only its own requests and sequence counts.
+FLAKY = {"name": "default", "sequence": [{"error": {"status": 429, "retry_after": 0.01}}, {"text": "ok"}]}
+
+
+@pytest.mark.parametrize("run", [1, 2])
+def test_isolation(openai_mock, run):
+    openai_mock.add(FLAKY)
+    assert ask().choices[0].message.content == "ok"
+    assert [(r.status, r.retry_count) for r in openai_mock.requests] == [(429, 0), (200, 1)]
+
+
+def test_bad_inline_scenario_is_a_clear_error(openai_mock):
+    with pytest.raises(ScenarioError) as caught:
+        openai_mock.add("name: broken\\ntext: hi\\nfinish_reason: done\\n")
+    assert str(caught.value) == (
+        "<inline>:3: unknown finish_reason 'done' in scenario 'broken'; expected one of: stop, length, content_filter"
+    )
+
+
+def test_use_and_reset(openai_mock):
+    openai_mock.add([{"name": "a", "text": "A"}, {"name": "b", "text": "B"}])
+    openai_mock.use("b")
+    assert ask().choices[0].message.content == "B"
+    openai_mock.use(None)
+    assert ask(stream=False).choices[0].message.content == "from the project folder"
+    openai_mock.reset()
+    assert openai_mock.requests == []
+    with pytest.raises(openai.NotFoundError, match="No scenario named 'a'"):
+        openai.OpenAI().chat.completions.create(model="m", messages=USER, extra_headers={"X-Mock-Scenario": "a"})
+
+
+def test_scenarios_from_the_ini_option(openai_mock):
+    assert ask(stream=False).choices[0].message.content == "from the project folder"
+
+
+def test_load_a_file(openai_mock, tmp_path):
+    path = tmp_path / "extra.yaml"
+    path.write_text("scenarios:\\n  - name: default\\n    text: loaded\\n")
+    assert openai_mock.load(path) == ["default"]
+    assert ask().choices[0].message.content == "loaded"
+    path.write_text("scenarios:\\n  - name: x\\n    txt: loaded\\n")
+    with pytest.raises(ScenarioError, match=f"{path}:3: unknown key 'txt'"):
+        openai_mock.load(path)
+
+
+def test_a_subprocess_reaches_the_mock(openai_mock):
+    openai_mock.add({"name": "default", "text": "from a child"})
+    code = "import openai; print(openai.OpenAI().chat.completions.create(model='m', messages=[{'role': 'user', 'content': 'x'}]).choices[0].message.content)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "from a child", result.stderr
+    assert len(openai_mock.requests) == 1
+
+
+def test_environment_is_restored_after_each_test():
+    assert os.environ.get("OPENAI_BASE_URL") == "http://unchanged.example/v1"
+'''
+
+
+@pytest.fixture
+def user_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(test_user=USER_TESTS)
+    pytester.mkdir("mocks")
+    (pytester.path / "mocks" / "base.yaml").write_text(
+        "scenarios:\n  - name: default\n    text: from the project folder\n"
+    )
+    pytester.makeini("[pytest]\nopenai_mock_scenarios = mocks\nasyncio_mode = auto\n")
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str) -> Any:
+    env = {"OPENAI_BASE_URL": "http://unchanged.example/v1"}
+    old = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=180)
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_a_user_suite_passes(user_project: pytest.Pytester) -> None:
+    result = run(user_project, "-q")
+    result.assert_outcomes(passed=10)
+
+
+def test_the_command_line_option_adds_scenario_folders(user_project: pytest.Pytester) -> None:
+    (user_project.path / "more").mkdir()
+    (user_project.path / "more" / "m.yaml").write_text("scenarios:\n  - {name: extra-one, text: more}\n")
+    user_project.makepyfile(
+        test_option=textwrap.dedent(
+            """
+            import openai
+
+            def test_option(openai_mock):
+                answer = openai.OpenAI().chat.completions.create(model="extra-one", messages=[{"role": "user", "content": "x"}])
+                assert answer.choices[0].message.content == "more"
+            """
+        )
+    )
+    result = run(user_project, "-q", "--openai-mock-scenarios", "more", "test_option.py")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_broken_scenarios_folder_fails_with_its_problems(user_project: pytest.Pytester) -> None:
+    (user_project.path / "mocks" / "base.yaml").write_text("scenarios:\n  - name: default\n    txt: oops\n")
+    result = run(user_project, "-q", "-k", "ini_option")
+    result.stdout.fnmatch_lines(["*mocks/base.yaml:3: unknown key 'txt' in scenario 'default'; did you mean 'text'?*"])
+    assert result.ret != 0
