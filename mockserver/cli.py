@@ -7,9 +7,15 @@ import asyncio
 import contextlib
 import errno
 import logging
+import multiprocessing
+import os
+import queue
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import __version__
 from .app import create_app
@@ -40,10 +46,51 @@ def _bounded(convert: type, low: float, high: float, rule: str):
 _speed = _bounded(float, 0, 1e12, "must be a finite number >= 0 (0 = no delays)")
 _port = _bounded(int, 0, 65535, "must be 0-65535 (0 = any free port)")
 _journal_size = _bounded(int, 1, 10_000_000, "must be a whole number >= 1")
+_workers = _bounded(int, 1, 256, "must be a whole number from 1 to 256")
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.lower() not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of: {', '.join(choices)}")
+        return text.lower()
+
+    return parse
 
 
 def _paths_help(default: str) -> str:
     return f"scenario files or folders (folders: every *.yaml/*.yml below); default: {default}"
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError("expected 1/0, true/false, yes/no or on/off")
+
+
+def _path_list(text: str) -> list[str]:
+    return [part for part in text.split(os.pathsep) if part]
+
+
+_log_level = _choice("debug", "info", "warning", "error")
+
+# Every `serve` option can also come from the environment (handy in containers): dest -> (variable, parse,
+# default). A flag given on the command line wins over its variable.
+SERVE_OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any]] = {
+    "host": ("MOCKSERVER_HOST", str, "127.0.0.1"),
+    "port": ("MOCKSERVER_PORT", _port, 8000),
+    "scenarios": ("MOCKSERVER_SCENARIOS", _path_list, None),
+    "speed": ("MOCKSERVER_SPEED", _speed, 1.0),
+    "api_key": ("MOCKSERVER_API_KEY", str, None),
+    "admin_token": ("MOCKSERVER_ADMIN_TOKEN", str, None),
+    "watch": ("MOCKSERVER_WATCH", _flag, False),
+    "journal_size": ("MOCKSERVER_JOURNAL_SIZE", _journal_size, 1000),
+    "workers": ("MOCKSERVER_WORKERS", _workers, 1),
+    "log_level": ("MOCKSERVER_LOG_LEVEL", _log_level, "info"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,26 +101,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mockserver {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve scenarios over HTTP", description="Serve scenarios over HTTP.")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=8000, help="port to bind; 0 picks a free one (default: 8000)")
-    serve.add_argument(
-        "--scenarios", nargs="+", action="extend", metavar="PATH", help=_paths_help("the bundled scenarios")
+    serve = commands.add_parser(
+        "serve",
+        help="serve scenarios over HTTP",
+        description="Serve scenarios over HTTP. Every option can also be set with the environment variable "
+        "named after it (MOCKSERVER_PORT=9000, MOCKSERVER_SCENARIOS=a.yaml:more/, MOCKSERVER_WATCH=1, ...); "
+        "a flag on the command line wins.",
     )
-    serve.add_argument(
-        "--speed", type=_speed, default=1.0, help="divide every delay by F: 2 = twice as fast, 0 = no delays"
-    )
-    serve.add_argument("--api-key", metavar="KEY", help="require 'Authorization: Bearer KEY' on API requests")
-    serve.add_argument(
-        "--admin-token", metavar="TOKEN", help="require 'Authorization: Bearer TOKEN' on /_mock/ (not health)"
-    )
-    serve.add_argument("--watch", action="store_true", help="reload scenario files when they change")
-    serve.add_argument(
-        "--journal-size", type=_journal_size, default=1000, metavar="N", help="requests kept in the journal"
-    )
-    serve.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default: info"
-    )
+
+    def option(*flags: str, help: str, **kwargs: Any) -> None:
+        dest = flags[0].lstrip("-").replace("-", "_")
+        variable, parse, default = SERVE_OPTIONS[dest]
+        shown = f"; default: {default}" if default not in (None, False) else ""
+        if kwargs.get("action") not in ("store_true", "extend"):
+            kwargs["type"] = parse
+        serve.add_argument(*flags, help=f"{help} (env {variable}{shown})", default=None, **kwargs)
+
+    option("--host", help="address to bind")
+    option("--port", help="port to bind; 0 picks a free one")
+    option("--scenarios", nargs="+", action="extend", metavar="PATH", help=_paths_help("the bundled scenarios"))
+    option("--speed", metavar="F", help="divide every delay by F: 2 = twice as fast, 0 = no delays")
+    option("--api-key", metavar="KEY", help="require 'Authorization: Bearer KEY' on API requests")
+    option("--admin-token", metavar="TOKEN", help="require 'Authorization: Bearer TOKEN' on /_mock/ (not health)")
+    option("--watch", action="store_true", help="reload scenario files when they change")
+    option("--journal-size", metavar="N", help="requests kept in the journal")
+    option("--workers", metavar="N", help="processes sharing the port (SO_REUSEPORT), for more than one core")
+    option("--log-level", metavar="LEVEL", help="debug, info, warning or error")
 
     validate = commands.add_parser(
         "validate",
@@ -98,17 +151,8 @@ def report(result: LoadResult, stream=sys.stderr) -> None:
     print(f"{count} problem{'s' if count != 1 else ''} found", file=stream)
 
 
-async def _serve(args: argparse.Namespace, result: LoadResult, paths: Sequence[str]) -> int:
-    settings = Settings(
-        speed=args.speed, api_key=args.api_key, admin_token=args.admin_token, journal_size=args.journal_size
-    )
-    app = create_app(result.scenarios, settings)
-    try:
-        runner, port = await start(app, args.host, args.port)
-    except OSError as exc:
-        reason = "the address is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
-        print(f"mockserver: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
-        return 1
+def _banner(args: argparse.Namespace, result: LoadResult, port: int) -> None:
+    """The first line is the address, ready to paste into a shell; what is served follows."""
     print(f"OPENAI_BASE_URL={base_url(args.host, port)}")
     total = len(result.scenarios)
     print(f"mockserver {__version__}: {total} scenario{'s' if total != 1 else ''} from {len(result.files)} file(s)")
@@ -118,14 +162,50 @@ async def _serve(args: argparse.Namespace, result: LoadResult, paths: Sequence[s
         print(f"  delays divided by {args.speed:g}" if args.speed else "  delays off (--speed 0)")
     if args.watch:
         print("  reloading files when they change (--watch)")
+    if args.workers > 1:
+        print(f"  {args.workers} worker processes share the port; each keeps its own sequence counts and journal")
     print("Any OPENAI_API_KEY is accepted" if args.api_key is None else "OPENAI_API_KEY must be the --api-key value")
     print("Ctrl+C stops the server", flush=True)
 
+
+def _cannot_listen(args: argparse.Namespace, exc: OSError) -> int:
+    reason = "the address is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+    print(f"mockserver: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
+    return 1
+
+
+def _setup_logging(level: str, worker: int | None = None) -> None:
+    where = f"[worker {worker}] " if worker is not None else ""
+    logging.basicConfig(level=level.upper(), format=f"%(asctime)s %(levelname)s {where}%(message)s", stream=sys.stderr)
+    # The request log writes a line per request; this process's format needs no caller, thread or process
+    # details, so skip gathering them (the "Optimization" advice of the logging docs): 12 -> 7.5 us a line.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+
+
+async def _serve(
+    args: argparse.Namespace,
+    result: LoadResult,
+    paths: Sequence[str],
+    port: int,
+    ready: Callable[[int], None],
+    reuse_port: bool = False,
+) -> int:
+    """Serve until SIGINT or SIGTERM; `ready(port)` is called once the port is listening."""
+    settings = Settings(
+        speed=args.speed, api_key=args.api_key, admin_token=args.admin_token, journal_size=args.journal_size
+    )
+    app = create_app(result.scenarios, settings)
+    try:
+        runner, port = await start(app, args.host, port, reuse_port=reuse_port)
+    except OSError as exc:
+        return _cannot_listen(args, exc)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # platforms without signal handlers
             loop.add_signal_handler(signum, stop.set)
+    ready(port)
     watcher = asyncio.create_task(watch(paths, app[STATE].selector)) if args.watch else None
     try:
         await stop.wait()
@@ -137,21 +217,81 @@ async def _serve(args: argparse.Namespace, result: LoadResult, paths: Sequence[s
 
 
 def serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    # The request log writes a line per request; this process's format needs no caller, thread or process
-    # details, so skip gathering them (the "Optimization" advice of the logging docs): 12 -> 7.5 us a line.
-    logging._srcfile = None
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    _setup_logging(args.log_level)
     paths = args.scenarios or [str(BUNDLED)]
     result = load_paths(paths)
     if result.problems:
         report(result)
         print("mockserver: not serving until the scenarios are fixed", file=sys.stderr)
         return EXIT_BAD_SCENARIOS
+    if args.workers > 1:
+        return _serve_workers(args, result, paths)
     try:
-        return asyncio.run(_serve(args, result, paths))
+        return asyncio.run(_serve(args, result, paths, args.port, lambda port: _banner(args, result, port)))
     except KeyboardInterrupt:
         return 0
+
+
+def _worker(args: argparse.Namespace, paths: Sequence[str], port: int, index: int, ready: Any) -> None:
+    """One of `--workers` processes: loads the scenarios itself and serves them on the shared port."""
+    _setup_logging(args.log_level, index)
+    result = load_paths(paths)
+    try:
+        code = asyncio.run(_serve(args, result, paths, port, lambda _: ready.put(index), reuse_port=True))
+    except KeyboardInterrupt:  # Ctrl+C reaches every process of the terminal's group
+        code = 0
+    raise SystemExit(code)
+
+
+def _serve_workers(args: argparse.Namespace, result: LoadResult, paths: Sequence[str]) -> int:
+    """Run `--workers` processes on one port: the kernel spreads new connections among them."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        print("mockserver: --workers needs SO_REUSEPORT (Linux, macOS, BSD)", file=sys.stderr)
+        return 1
+    # Hold the port (for --port 0, pick it) until the workers listen on it too.
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            holder.bind((args.host, args.port))
+        except OSError as exc:
+            return _cannot_listen(args, exc)
+        port = holder.getsockname()[1]
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        ready = context.Queue()
+        workers = [
+            context.Process(target=_worker, args=(args, paths, port, index, ready), name=f"mockserver-worker-{index}")
+            for index in range(1, args.workers + 1)
+        ]
+        stopping = False
+
+        def stop(*_: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        for worker in workers:
+            worker.start()
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        started = 0
+        while started < len(workers) and not stopping:
+            try:
+                ready.get(timeout=0.2)
+                started += 1
+            except queue.Empty:
+                if any(not worker.is_alive() for worker in workers):
+                    stopping = True
+    if started == len(workers):
+        _banner(args, result, port)
+    while not stopping and all(worker.is_alive() for worker in workers):
+        time.sleep(0.2)
+    failed = started < len(workers) or any(worker.exitcode not in (None, 0) for worker in workers)
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+    for worker in workers:
+        worker.join(timeout=10)
+    return 1 if failed else 0
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -188,6 +328,24 @@ def list_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def resolve_serve_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fill each `serve` option not given as a flag from its environment variable, else its default."""
+    for dest, (variable, parse, default) in SERVE_OPTIONS.items():
+        if getattr(args, dest) is not None:
+            continue
+        raw = os.environ.get(variable)
+        if raw is None or raw == "":
+            setattr(args, dest, default)
+            continue
+        try:
+            setattr(args, dest, parse(raw))
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            parser.error(f"{variable}={raw!r}: {exc}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        resolve_serve_options(parser, args)
     return {"serve": serve, "validate": validate, "list": list_scenarios}[args.command](args)

@@ -7,6 +7,7 @@ It never shares a path with `/v1`. With `--admin-token`, every route but `/_mock
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -53,6 +54,7 @@ async def health(request: web.Request) -> web.Response:
         {
             "status": "ok",
             "version": __version__,
+            "pid": os.getpid(),
             "scenarios": len(state.selector.visible("")),
             "uptime_s": round(time.monotonic() - state.started, 3),
         }

@@ -11,11 +11,12 @@ from aiohttp import web
 SHUTDOWN_TIMEOUT = 1.0
 
 
-async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving `app`; returns the runner (to clean up) and the bound port (for `port=0`)."""
+async def start(app: web.Application, host: str, port: int, reuse_port: bool = False) -> tuple[web.AppRunner, int]:
+    """Start serving `app`; returns the runner (to clean up) and the bound port (for `port=0`). With
+    `reuse_port`, other processes may listen on the same port (SO_REUSEPORT)."""
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
+    site = web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port or None)
     try:
         await site.start()
     except BaseException:

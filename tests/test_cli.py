@@ -180,7 +180,15 @@ def test_list_shows_selection_order(tmp_path: Path) -> None:
     lines = [line.split() for line in result.stdout.splitlines()]
     assert [words[0] for words in lines] == ["poems", "minis", "named", "default"]
     assert "contains='poem'" in result.stdout
-    assert result.stdout.splitlines()[-1].split() == ["default", "any", "other", "request", "The", "fallback", f"({path}:2)"]
+    assert result.stdout.splitlines()[-1].split() == [
+        "default",
+        "any",
+        "other",
+        "request",
+        "The",
+        "fallback",
+        f"({path}:2)",
+    ]
     assert run("list").stdout.count("\n") == 9  # the bundled scenarios
 
 
@@ -216,3 +224,47 @@ def test_watch_reloads_and_keeps_the_last_good_set(cli_server: Any, tmp_path: Pa
     (tmp_path / "more.yaml").write_text("scenarios:\n  - {name: extra, text: x}\n")
     path.write_text("scenarios:\n  - {name: default, text: third}\n")
     eventually("third")
+
+
+def test_options_come_from_the_environment_too(cli_server: Any, tmp_path: Path) -> None:
+    (tmp_path / "env.yaml").write_text("scenarios:\n  - {name: default, text: from env}\n")
+    server = cli_server(
+        env={"MOCKSERVER_SCENARIOS": str(tmp_path), "MOCKSERVER_API_KEY": "sk-env", "MOCKSERVER_SPEED": "0"}
+    )
+    assert "  delays off (--speed 0)" in server.stdout_first_lines
+    request = urllib.request.Request(
+        server.base_url + "/chat/completions",
+        data=b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}',
+        headers={"Content-Type": "application/json", "Authorization": "Bearer sk-env"},
+    )
+    assert (
+        json.loads(urllib.request.urlopen(request, timeout=10).read())["choices"][0]["message"]["content"] == "from env"
+    )
+
+
+def test_a_flag_wins_over_its_variable_and_bad_values_name_the_variable() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**__import__("os").environ, "MOCKSERVER_SPEED": "fast"},
+    )
+    assert result.returncode == 2
+    assert "MOCKSERVER_SPEED='fast': 'fast' is not a number" in result.stderr
+
+
+def test_two_workers_both_answer(cli_server: Any) -> None:
+    server = cli_server("--workers", "2")
+    assert "2 worker processes share the port" in "\n".join(server.stdout_first_lines)
+    root = server.base_url.removesuffix("/v1")
+    pids = set()
+    for _ in range(200):
+        with urllib.request.urlopen(root + "/_mock/health", timeout=10) as response:  # a new connection each time
+            pids.add(json.loads(response.read())["pid"])
+        if len(pids) == 2:
+            break
+    assert len(pids) == 2
+    assert server.process.pid not in pids
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=15) == 0
