@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import hashlib
 import json
 import logging
-import time
+import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from . import chat, control
-from .errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, scripted_error
+from .chaos import CHAOS_ERRORS
+from .errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, retry_after_seconds, scripted_error
 from .journal import Entry, journal_body
-from .plan import make_plan
-from .script import ErrorReply, Scenario
+from .plan import WireFormat, error_latency, inject, make_plan
+from .script import MID_STREAM_ERROR, ErrorReply, Fault, Scenario, Step
 from .selection import Selection, Selector
-from .sse import COMPLETED, DISCONNECTED, EventStreamResponse, Outcome, sleep_until, write_events
+from .sse import COMPLETED, DISCONNECTED, FAULT, EventStreamResponse, Outcome, sleep_until, write_events
 from .state import STATE, Settings, State
 
 log = logging.getLogger("mockserver")
@@ -55,16 +54,15 @@ class Exchange:
     entry: Entry | None = None
     selection: Selection | None = None
     outcome: Outcome | None = None
+    faults: list[str] = field(default_factory=list)  # scripted or drawn faults this answer plays
+    chaos: str | None = None  # what the chaos draw gave
+    stalled: float = 0.0  # seconds the answer stalls
+    retry_after: float | None = None  # seconds an error answer asked the client to wait
+    should_retry: str | None = None  # the x-should-retry header of an error answer
 
 
 # The middleware and the handler run in the same task, so the handler finds its exchange here.
 _exchange: contextvars.ContextVar[Exchange] = contextvars.ContextVar("mockserver.exchange")
-
-
-@lru_cache(maxsize=256)
-def fingerprint(model: str) -> str:
-    """A stable `system_fingerprint` per model, shaped like the real ones (`fp_` and 10 hex digits)."""
-    return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
 
 
 def _mask(key: str) -> str:
@@ -104,11 +102,19 @@ async def api_middleware(request: web.Request, handler: Callable[[web.Request], 
         return response
     except ApiError as exc:
         status = exc.status
+        exchange.retry_after = retry_after_seconds(exc.headers)
+        exchange.should_retry = exc.headers.get("x-should-retry")
         return exc.response(base_headers(exchange))
     except web.HTTPException as exc:
         error = _http_error(request, exc)
         status = error.status
         return error.response(base_headers(exchange))
+    except ConnectionCut:
+        if request.transport is not None:
+            request.transport.close()
+        status = None
+        exchange.outcome = Outcome(ended=FAULT)
+        return web.Response(status=500)  # never sent: the connection is closed
     except asyncio.CancelledError:
         # The server cancels the handler of a client that went away (or everything, when it stops). A stream
         # had already sent its 200; anything else sent nothing.
@@ -167,6 +173,11 @@ def _finish(request: web.Request, exchange: Exchange, status: int | None) -> Non
         entry.ended, entry.chunks = outcome.ended, outcome.chunks
         if selection is not None:
             entry.scenario, entry.step = selection.scenario.name, selection.step_number
+        entry.fault = ", ".join(exchange.faults) or None
+        entry.chaos = exchange.chaos
+        entry.stall_ms = round(exchange.stalled * 1000, 3) if exchange.stalled else None
+        entry.retry_after = exchange.retry_after
+        entry.should_retry = {"true": True, "false": False}.get(exchange.should_retry or "")
     parts = [request.method, request.path, str(status or "-")]
     if selection is not None:
         step = (
@@ -175,6 +186,10 @@ def _finish(request: web.Request, exchange: Exchange, status: int | None) -> Non
         parts.append(f"scenario={selection.scenario.name}{step}")
     if exchange.session:
         parts.append(f"session={exchange.session}")
+    if exchange.chaos:
+        parts.append(f"chaos={exchange.chaos}")
+    if exchange.faults:
+        parts.append(f"fault={','.join(exchange.faults)}")
     if exchange.outcome is not None:  # a stream
         parts.append(f"chunks={outcome.chunks} {outcome.ended}")
     elif outcome.ended != COMPLETED:
@@ -209,10 +224,36 @@ async def read_json(request: web.Request, exchange: Exchange) -> dict:
     return body
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
+class ConnectionCut(Exception):
+    """Raised to close the connection without any answer (a scripted disconnect on a non-streaming request)."""
+
+
+def _chaos(state: State, step: Step, session: str, exchange: Exchange) -> Step:
+    """The step after this request's chaos draw: unchanged, an HTTP error, or the answer with a fault in it."""
+    if isinstance(step, ErrorReply):
+        return step
+    spec = step.chaos if step.chaos is not None else state.chaos
+    if spec is None or not spec.active:
+        return step
+    kind, rng = spec.draw(state.settings.seed, session, state.next_draw(("chaos", session)))
+    exchange.chaos = kind
+    if kind is None:
+        return step
+    if kind in CHAOS_ERRORS:
+        return ErrorReply(status=CHAOS_ERRORS[kind], retry_after=spec.retry_after if kind == "rate_limit" else None)
+    fault = {
+        "disconnect": Fault("disconnect"),
+        "stall": Fault("stall", spec.stall_ms),
+        "error_event": Fault("error", error=MID_STREAM_ERROR),
+    }[kind]
+    return inject(step, fault, rng)
+
+
+async def answer(request: web.Request, wire: WireFormat) -> web.StreamResponse:
+    """The pipeline every wire format shares: parse, choose, draw chaos, plan, then stream or answer whole."""
     state = request.app[STATE]
     exchange = _exchange.get()
-    ask = chat.parse_request(await read_json(request, exchange))
+    ask = wire.parse_request(await read_json(request, exchange))
     selection = state.selector.choose(
         model=ask.model,
         last_user=ask.last_user,
@@ -220,27 +261,50 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         header=request.headers.get("X-Mock-Scenario"),
     )
     exchange.selection = selection
-    step = selection.step
+    step = _chaos(state, selection.step, exchange.session, exchange)
+    rng = None
+    if step.jitter_ms:
+        index = state.next_draw(("jitter", selection.scenario.name, exchange.session))
+        rng = random.Random(f"jitter:{state.settings.seed}:{selection.scenario.name}:{exchange.session}:{index}")
     if isinstance(step, ErrorReply):
+        await sleep_until(exchange.start + error_latency(step, state.settings.speed, rng))
         raise scripted_error(step, ask.model)
-    plan = make_plan(step, ask, state.settings.speed)
-    envelope = chat.Envelope(id=state.chat_id(), created=int(time.time()), fingerprint=fingerprint(plan.model))
+    plan = make_plan(step, ask, state.settings.speed, rng)
+    exchange.faults = plan.faults
+    exchange.stalled = plan.timeline.stalled
+    envelope = wire.make_envelope(plan, state.rng)
+    start = exchange.start + plan.timeline.latency
+    await sleep_until(start)
     headers = {
         **base_headers(exchange),
         **ratelimit_headers(RATE_LIMITS["requests"] - 1, RATE_LIMITS["tokens"] - ask.prompt_tokens),
     }
+    ending = plan.ending.kind if plan.ending is not None else None
     if ask.stream:
         response = EventStreamResponse(headers=headers)
         response.content_type = "text/event-stream"
         response.charset = "utf-8"
-        exchange.outcome = Outcome()
-        await write_events(request, response, chat.stream_events(plan, ask, envelope), exchange.start, exchange.outcome)
+        outcome = exchange.outcome = Outcome()
+        await write_events(
+            request, response, wire.stream_events(plan, ask, envelope), start, outcome, cut=ending == "disconnect"
+        )
+        if ending is not None and outcome.ended == COMPLETED:
+            outcome.ended = FAULT
         return response
-    await sleep_until(exchange.start + plan.finish_at)
+    await sleep_until(start + plan.finish_at)
+    if ending == "error":
+        error = plan.ending.error or MID_STREAM_ERROR  # type: ignore[union-attr]
+        raise ApiError(500, error["message"], error["type"], error["param"], error["code"])
+    if ending == "disconnect":
+        raise ConnectionCut
     headers["openai-processing-ms"] = base_headers(exchange)["openai-processing-ms"]
     return web.Response(
-        body=chat.completion_body(plan, ask, envelope), content_type="application/json", headers=headers
+        body=wire.completion_body(plan, ask, envelope), content_type="application/json", headers=headers
     )
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await answer(request, chat)
 
 
 def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = None) -> web.Application:

@@ -8,11 +8,14 @@ choices, usage`; each choice `index, delta, logprobs, finish_reason`; compact JS
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import invalid
+from .ids import base62, fingerprint
 from .plan import Ask, Plan
 from .script import Chunk, json_str
 from .tokens import estimate_prompt_tokens, message_text
@@ -137,6 +140,10 @@ class Envelope:
     service_tier: str = "default"
 
 
+def make_envelope(plan: Plan, rng: random.Random) -> Envelope:
+    return Envelope(id="chatcmpl-" + base62(rng, 29), created=int(time.time()), fingerprint=fingerprint(plan.model))
+
+
 def usage_object(plan: Plan, n: int = 1) -> dict[str, Any]:
     completion = plan.completion_tokens * n
     return {
@@ -181,9 +188,11 @@ def _for_choices(items: list[bytes], n: int) -> list[bytes]:
 
 
 def stream_events(plan: Plan, ask: Ask, envelope: Envelope) -> Iterator[tuple[float, bytes, int]]:
-    """The SSE body as (due time, bytes, chunks in them) events: the role chunk, each run of content chunks,
-    then the finish chunk, the usage chunk when asked for, and `[DONE]` together. Each event is serialized
-    only when the writer asks for it, so an open stream holds no bytes it has not sent yet.
+    """The SSE body as (due time, bytes, chunks in them) events: the role chunk with the first content, each
+    run of content chunks, then the finish chunk, the usage chunk when asked for, and `[DONE]` together.
+    Scripted faults come in their place: raw bytes and keep-alives as they are, an error event followed by
+    `[DONE]`, or the end of the events where the stream ends early or is cut. Each event is serialized only
+    when the writer asks for it, so an open stream holds no bytes it has not sent yet.
 
     Every chunk starts with the same per-response bytes (`head`), so a run of chunks is `head` joined with
     their pre-serialized items: one join per run, however many chunks it holds."""
@@ -195,20 +204,35 @@ def stream_events(plan: Plan, ask: Ask, envelope: Envelope) -> Iterator[tuple[fl
     head = prefix + b'{"index":'
     end = b',"usage":null}\n\n' if ask.include_usage else b"}\n\n"
     n = ask.n
-
-    # The role chunk opens the answer when it starts: together with the first content (ttft_ms after the
-    # request), or with the finish of an empty answer.
-    yield plan.runs[0][0] if plan.runs else plan.finish_at, head + head.join(_for_choices([b"0" + _ROLE + end], n)), n
-    if plan.runs:
-        items = _for_choices(_content_items(plan, end), n)
-        for at, first, last in plan.runs:
-            yield at, head + head.join(items[first * n : last * n]), (last - first) * n
+    # The role chunk opens the answer when it starts: with the first content, or with the finish of an
+    # answer that has none.
+    role = head + head.join(_for_choices([b"0" + _ROLE + end], n))
+    items = _for_choices(_content_items(plan, end), n)
+    for at, first, last, fault in plan.events:
+        if fault is None:
+            run = head + head.join(items[first * n : last * n])
+            if first == 0:
+                yield at, role + run, (last + 1) * n
+            else:
+                yield at, run, (last - first) * n
+        elif fault.kind == "error":
+            yield at, b"data: " + _compact({"error": fault.error}) + b"\n\ndata: [DONE]\n\n", 1
+        elif fault.kind in ("disconnect", "end"):
+            yield at, b"", 0  # the stream stops here: the writer ends or cuts it once this is due
+        else:
+            yield at, fault.raw, 0
+    if plan.ending is not None:
+        return
     finish = f'0,"delta":{{}},"logprobs":null,"finish_reason":"{plan.finish_reason}"}}]'.encode() + end
     final = head + head.join(_for_choices([finish], n))
     if ask.include_usage:
-        usage = json.dumps(usage_object(plan, n), separators=(",", ":")).encode()
-        final += prefix + b'],"usage":' + usage + b"}\n\n"
-    yield plan.finish_at, final + b"data: [DONE]\n\n", n + ask.include_usage
+        final += prefix + b'],"usage":' + _compact(usage_object(plan, n)) + b"}\n\n"
+    opened = not plan.chunks
+    yield plan.finish_at, (role if opened else b"") + final + b"data: [DONE]\n\n", n * (1 + opened) + ask.include_usage
+
+
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def completion_body(plan: Plan, ask: Ask, envelope: Envelope) -> bytes:

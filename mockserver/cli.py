@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import __version__
+from . import __version__, chaos, control, verdicts
 from .app import create_app
 from .loader import BUNDLED, LoadResult, load_paths
 from .script import Scenario
@@ -77,6 +77,18 @@ def _path_list(text: str) -> list[str]:
 
 _log_level = _choice("debug", "info", "warning", "error")
 
+
+def _chaos_spec(text: str) -> chaos.ChaosSpec:
+    try:
+        return chaos.parse(text)
+    except chaos.ChaosError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seed(text: str) -> int:
+    return int(text)
+
+
 # Every `serve` option can also come from the environment (handy in containers): dest -> (variable, parse,
 # default). A flag given on the command line wins over its variable.
 SERVE_OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any]] = {
@@ -89,6 +101,9 @@ SERVE_OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any]] = {
     "watch": ("MOCKSERVER_WATCH", _flag, False),
     "journal_size": ("MOCKSERVER_JOURNAL_SIZE", _journal_size, 1000),
     "workers": ("MOCKSERVER_WORKERS", _workers, 1),
+    "chaos": ("MOCKSERVER_CHAOS", _chaos_spec, None),
+    "seed": ("MOCKSERVER_SEED", _seed, 0),
+    "report": ("MOCKSERVER_REPORT", _flag, False),
     "log_level": ("MOCKSERVER_LOG_LEVEL", _log_level, "info"),
 }
 
@@ -126,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     option("--watch", action="store_true", help="reload scenario files when they change")
     option("--journal-size", metavar="N", help="requests kept in the journal")
     option("--workers", metavar="N", help="processes sharing the port (SO_REUSEPORT), for more than one core")
+    option(
+        "--chaos",
+        metavar="SPEC",
+        help="random faults per request, e.g. 'rate_limit=0.05,server_error=0.02,disconnect=0.01,stall=0.01' "
+        f"(kinds: {', '.join(chaos.KINDS)}; settings: stall_ms, retry_after)",
+    )
+    option("--seed", metavar="N", help="seed for ids, chaos draws and jitter: the same seed repeats a run exactly")
+    option("--report", action="store_true", help="print the client verdicts when the server stops")
     option("--log-level", metavar="LEVEL", help="debug, info, warning or error")
 
     validate = commands.add_parser(
@@ -164,6 +187,9 @@ def _banner(args: argparse.Namespace, result: LoadResult, port: int) -> None:
         print("  reloading files when they change (--watch)")
     if args.workers > 1:
         print(f"  {args.workers} worker processes share the port; each keeps its own sequence counts and journal")
+    if args.chaos is not None and args.chaos.active:
+        rates = ", ".join(f"{kind}={rate:g}" for kind, rate in args.chaos.rates.items() if rate)
+        print(f"  chaos: {rates} (seed {args.seed})")
     print("Any OPENAI_API_KEY is accepted" if args.api_key is None else "OPENAI_API_KEY must be the --api-key value")
     print("Ctrl+C stops the server", flush=True)
 
@@ -193,7 +219,12 @@ async def _serve(
 ) -> int:
     """Serve until SIGINT or SIGTERM; `ready(port)` is called once the port is listening."""
     settings = Settings(
-        speed=args.speed, api_key=args.api_key, admin_token=args.admin_token, journal_size=args.journal_size
+        speed=args.speed,
+        api_key=args.api_key,
+        admin_token=args.admin_token,
+        journal_size=args.journal_size,
+        seed=args.seed,
+        chaos=args.chaos,
     )
     app = create_app(result.scenarios, settings)
     try:
@@ -213,6 +244,8 @@ async def _serve(
         if watcher is not None:
             watcher.cancel()
         await runner.cleanup()
+        if args.report:
+            print(verdicts.report(control.verdict(app[STATE])), flush=True)
     return 0
 
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from . import __version__
+from . import __version__, chaos
 from .errors import ApiError, invalid
+from .journal import Entry
 from .loader import LoadResult, load_text
-from .script import Scenario
-from .state import STATE
+from .script import ErrorReply, Scenario
+from .state import STATE, State
+from .verdicts import calls, judge
 
 PREFIX = "/_mock/"
 
@@ -116,8 +119,7 @@ async def reset(request: web.Request) -> web.Response:
     """Forget sequence counts and journal entries: of everyone, or of one session (with its scenarios)."""
     state = request.app[STATE]
     session = _session(request)
-    state.selector.reset(session)
-    state.journal.clear(session)
+    state.reset(session)
     return web.json_response({"reset": session or "all"})
 
 
@@ -133,6 +135,58 @@ async def requests(request: web.Request) -> web.Response:
     return web.json_response({"requests": [entry.to_json() for entry in entries]})
 
 
+def _succeeds_after(state: State) -> Callable[[Entry], bool]:
+    """Whether the request after this entry's, in its scenario's sequence, would have been answered."""
+
+    def check(entry: Entry) -> bool:
+        scenario = state.selector.find(entry.scenario or "", entry.session or "")
+        if scenario is None or not scenario.is_sequence or entry.step is None:
+            return False
+        following = scenario.steps[min(entry.step, len(scenario.steps) - 1)]
+        return not isinstance(following, ErrorReply)
+
+    return check
+
+
+def verdict(state: State, session: str | None = None, max_retries: int = 5) -> dict[str, Any]:
+    entries = state.journal.select(session=session)
+    findings = judge(entries, _succeeds_after(state), max_retries=max_retries)
+    return {
+        "clean": not findings,
+        "requests": len(entries),
+        "calls": len(calls(entries)),
+        "findings": [finding.to_json() for finding in findings],
+    }
+
+
+async def verdicts(request: web.Request) -> web.Response:
+    """The client's behaviour judged from the journal (of `?session=`); `?max_retries=N` sets the storm limit."""
+    try:
+        max_retries = int(request.query.get("max_retries", 5))
+    except ValueError:
+        raise invalid("'max_retries' must be a whole number.", param="max_retries") from None
+    return web.json_response(verdict(request.app[STATE], _session(request), max_retries))
+
+
+async def get_chaos(request: web.Request) -> web.Response:
+    spec = request.app[STATE].chaos or chaos.ChaosSpec()
+    return web.json_response(spec.to_json())
+
+
+async def set_chaos(request: web.Request) -> web.Response:
+    """Replace the server's chaos rates: a JSON object (`{"rate_limit": 0.05, ...}`) or the command-line form
+    (`rate_limit=0.05,stall=0.01`). `{}` turns chaos off."""
+    text = (await request.text()).strip()
+    try:
+        body = json.loads(text) if text.startswith("{") else None
+        spec = chaos.from_mapping(body) if isinstance(body, dict) else chaos.parse(text)
+    except (ValueError, chaos.ChaosError) as exc:
+        raise invalid(f"Invalid chaos settings: {exc}", code="invalid_chaos") from None
+    state = request.app[STATE]
+    state.chaos = spec
+    return web.json_response(spec.to_json())
+
+
 def add_routes(app: web.Application) -> None:
     router = app.router
     router.add_get(PREFIX + "health", health)
@@ -142,3 +196,6 @@ def add_routes(app: web.Application) -> None:
     router.add_post(PREFIX + "use", use_scenario)
     router.add_post(PREFIX + "reset", reset)
     router.add_get(PREFIX + "requests", requests)
+    router.add_get(PREFIX + "verdicts", verdicts)
+    router.add_get(PREFIX + "chaos", get_chaos)
+    router.add_post(PREFIX + "chaos", set_chaos)

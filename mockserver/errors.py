@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 import math
+import time
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 
@@ -143,7 +145,9 @@ def invalid(
 def scripted_error(reply: ErrorReply, model: str) -> ApiError:
     """A scenario's `error:` answer, with the real API's defaults for whatever the script left out."""
     message, type_, code = default_error(reply.status, reply.code)
-    wait = reply.retry_after
+    wait = reply.retry_after if isinstance(reply.retry_after, (int, float)) else None
+    if reply.retry_after_ms is not None and wait is None:
+        wait = reply.retry_after_ms / 1000
     if "message" in reply.given:
         message = reply.message or ""
     else:
@@ -153,8 +157,12 @@ def scripted_error(reply: ErrorReply, model: str) -> ApiError:
         headers.update(ratelimit_headers(0, 0, wait if wait is not None else 1.0))
     elif reply.status != 404:  # a recorded 404 carries no rate-limit headers
         headers.update(ratelimit_headers(RATE_LIMITS["requests"] - 1, RATE_LIMITS["tokens"]))
-    if wait is not None:
-        headers.update(retry_headers(wait))
+    if isinstance(reply.retry_after, str):  # an HTTP date, sent as it is
+        headers["retry-after"] = reply.retry_after
+    elif reply.retry_after is not None:
+        headers.update(retry_headers(reply.retry_after))
+    if reply.retry_after_ms is not None:
+        headers["retry-after-ms"] = f"{reply.retry_after_ms:g}"
     headers.update(reply.headers)
     return ApiError(
         reply.status,
@@ -164,3 +172,22 @@ def scripted_error(reply: ErrorReply, model: str) -> ApiError:
         reply.code if "code" in reply.given else code,
         headers,
     )
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """How long these headers ask a client to wait, read as the SDKs read them: `retry-after-ms` first, then
+    `retry-after` as seconds or as an HTTP date."""
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return float(value) / divisor
+            except ValueError:
+                pass
+    value = headers.get("retry-after")
+    if value is not None:
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+    return None

@@ -30,9 +30,14 @@ class Entry:
     scenario: str | None = None
     step: int | None = None
     status: int | None = None
-    ended: str = IN_PROGRESS  # completed, client disconnected, ...
+    ended: str = IN_PROGRESS  # completed, client disconnected, fault
     chunks: int = 0  # stream chunks sent, [DONE] not counted
     duration_ms: float | None = None
+    fault: str | None = None  # the faults the answer played, scripted or drawn: "disconnect", "stall, error"...
+    chaos: str | None = None  # what the chaos draw gave this request
+    stall_ms: float | None = None  # how long the answer stalled
+    retry_after: float | None = None  # seconds an error answer asked the client to wait (retry-after[-ms])
+    should_retry: bool | None = None  # an error answer's x-should-retry header
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

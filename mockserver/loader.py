@@ -8,6 +8,7 @@ and duplicate names are all errors.
 from __future__ import annotations
 
 import difflib
+import email.utils
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,7 +18,21 @@ from typing import Any
 
 import yaml
 
-from .script import FINISH_REASONS, Answer, Chunk, ErrorReply, Match, Scenario, Step, Usage
+from . import chaos
+from .script import (
+    ENDINGS,
+    FINISH_REASONS,
+    KEEPALIVE,
+    MID_STREAM_ERROR,
+    Answer,
+    Chunk,
+    ErrorReply,
+    Fault,
+    Match,
+    Scenario,
+    Step,
+    Usage,
+)
 from .tokens import split_tokens
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -25,13 +40,15 @@ BUNDLED = Path(__file__).parent / "scenarios"
 if not BUNDLED.is_dir():  # a source checkout or editable install: the top-level folder
     BUNDLED = Path(__file__).parent.parent / "scenarios"
 
-_ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model")
+_ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model", "chaos")  # streamed answers only
+_TIMING_KEYS = ("latency_ms", "jitter_ms")  # error answers too
 _BODY_KEYS = ("chunks", "text", "error")
-_STEP_KEYS = (*_BODY_KEYS, *_ANSWER_KEYS)
+_STEP_KEYS = (*_BODY_KEYS, *_ANSWER_KEYS, *_TIMING_KEYS)
 _SCENARIO_KEYS = ("name", "description", "match", "sequence", *_STEP_KEYS)
 _MATCH_KEYS = ("model", "contains", "regex")
-_CHUNK_KEYS = ("content", "delay_ms")
-_ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "headers")
+_CHUNK_KINDS = ("content", "error", "disconnect", "end", "stall_ms", "raw", "keepalive")
+_CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms")
+_ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "retry_after_ms", "headers")
 _ERROR_FIELDS = ("message", "type", "code", "param")
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens")
 _FILE_KEYS = ("version", "scenarios")
@@ -349,17 +366,18 @@ class _Checker:
         if len(bodies) > 1:
             self.fail(_line_of(data, bodies[1]), f"{where} has both '{bodies[0]}' and '{bodies[1]}'; give exactly one")
             return None
+        settings = {**inherited, **self.settings(data, where)}
         if bodies[0] == "error":
             for key in _ANSWER_KEYS:
                 if key in data:
                     self.fail(_line_of(data, key), f"'{key}' has no effect on an error answer ({where})")
-            return self.error(data, where)
-        chunks = self.chunks(data, where) if bodies[0] == "chunks" else self.text_chunks(data, where)
-        settings = {**inherited, **self.settings(data, where)}
-        return None if chunks is None else Answer(chunks=tuple(chunks), **settings)
+            timing = {key: value for key, value in settings.items() if key in _TIMING_KEYS}
+            return self.error(data, where, timing)
+        items = self.chunks(data, where) if bodies[0] == "chunks" else self.text_chunks(data, where)
+        return None if items is None else Answer(items=tuple(items), **settings)
 
     def settings(self, data: Mapping[str, Any], where: str) -> dict[str, Any]:
-        """The answer settings given in `data` (finish_reason, timing, usage, model), checked and typed."""
+        """The answer settings given in `data` (finish_reason, timing, usage, model, chaos), checked and typed."""
         result: dict[str, Any] = {}
         if "finish_reason" in data:
             value = data["finish_reason"]
@@ -372,7 +390,7 @@ class _Checker:
                     else "; expected one of: " + ", ".join(FINISH_REASONS)
                 )
                 self.fail(_line_of(data, "finish_reason"), f"unknown finish_reason {value!r} in {where}{hint}")
-        for key in ("ttft_ms", "interval_ms"):
+        for key in ("ttft_ms", "interval_ms", *_TIMING_KEYS):
             if key in data and (value := self.number(data, key, where)) is not None:
                 result[key] = float(value)
         if "usage" in data and (usage := self.usage(data, where)) is not None:
@@ -382,36 +400,89 @@ class _Checker:
                 result["model"] = model
             else:
                 self.fail(_line_of(data, "model"), f"'model' in {where} is empty")
+        if "chaos" in data and (rates := self.mapping(data["chaos"], _line_of(data, "chaos"), f"'chaos' in {where}")):
+            try:
+                result["chaos"] = chaos.from_mapping(rates)
+            except chaos.ChaosError as exc:
+                self.fail(_line_of(rates), f"{exc} ({where})")
         return result
 
     def text_chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk] | None:
         text = self.text(data, "text", where)
         return None if text is None else [Chunk(piece) for piece in split_tokens(text)]
 
-    def chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk] | None:
+    def chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk | Fault] | None:
         items = data["chunks"]
         if not isinstance(items, list):
             self.fail(_line_of(data, "chunks"), f"'chunks' in {where} must be a list, got {_kind(items)}")
             return None
-        chunks: list[Chunk] = []
+        result: list[Chunk | Fault] = []
+        ended_by = None
         for index, item in enumerate(items):
             line = _line_of(items, index) or _line_of(data, "chunks")
             item_where = f"chunk {index + 1} of {where}"
+            if ended_by is not None:
+                self.fail(line, f"{item_where} comes after '{ended_by}', which ends the stream; it would never be sent")
+                break
             if isinstance(item, str):
-                chunks.append(Chunk(item))
+                result.append(Chunk(item))
                 continue
             if not isinstance(item, Mapping):
-                self.fail(line, f"{item_where} must be text or a mapping with 'content', got {_kind(item)} {item!r}")
+                self.fail(line, f"{item_where} must be text or a mapping, got {_kind(item)} {item!r}")
                 continue
             self.keys(item, _CHUNK_KEYS, item_where)
-            if "content" not in item:
-                self.fail(line, f"{item_where} has no 'content'")
+            kinds = [key for key in _CHUNK_KINDS if key in item]
+            if len(kinds) != 1:
+                found = " and ".join(f"'{kind}'" for kind in kinds)
+                self.fail(
+                    line,
+                    f"{item_where} needs exactly one of {', '.join(_CHUNK_KINDS)}"
+                    + (f"; it has {found}" if kinds else ""),
+                )
                 continue
-            content = self.text(item, "content", item_where)
-            delay = self.number(item, "delay_ms", item_where) if "delay_ms" in item else None
-            if content is not None:
-                chunks.append(Chunk(content, None if delay is None else float(delay)))
-        return chunks
+            entry = self.chunk_item(item, kinds[0], item_where)
+            if entry is not None:
+                result.append(entry)
+                if isinstance(entry, Fault) and entry.kind in ENDINGS:
+                    ended_by = entry.kind
+        return result
+
+    def chunk_item(self, item: Mapping[str, Any], kind: str, where: str) -> Chunk | Fault | None:
+        """One mapping item of `chunks`: content with its own delay, or a fault."""
+        line = _line_of(item, kind)
+        delay = self.number(item, "delay_ms", where) if "delay_ms" in item else None
+        delay = None if delay is None else float(delay)
+        if kind == "content":
+            content = self.text(item, "content", where)
+            return None if content is None else Chunk(content, delay)
+        if kind == "stall_ms":
+            if "delay_ms" in item:
+                self.fail(_line_of(item, "delay_ms"), f"{where}: a stall is a delay already; give 'stall_ms' alone")
+            stall = self.number(item, "stall_ms", where)
+            return None if stall is None else Fault("stall", float(stall))
+        value = item[kind]
+        if kind == "raw":
+            if not isinstance(value, str) or not value:
+                self.fail(line, f"'raw' in {where} must be non-empty text, got {_kind(value)}")
+                return None
+            return Fault("raw", delay, raw=value.encode())
+        if kind == "error":
+            if value is True:
+                return Fault("error", delay, error=MID_STREAM_ERROR)
+            spec = self.mapping(value, line, f"'error' in {where}")
+            if spec is None:
+                return None
+            self.keys(spec, _ERROR_FIELDS, f"'error' in {where}")
+            fields = {
+                key: self.text(spec, key, where, nullable=key in ("code", "param"))
+                for key in _ERROR_FIELDS
+                if key in spec
+            }
+            return Fault("error", delay, error={**MID_STREAM_ERROR, **fields})
+        if value is not True:  # disconnect, end, keepalive
+            self.fail(line, f"'{kind}' in {where} must be true, got {value!r}")
+            return None
+        return Fault(kind, delay, raw=KEEPALIVE if kind == "keepalive" else b"")
 
     def usage(self, data: Mapping[str, Any], where: str) -> Usage | None:
         where = f"'usage' of {where}"
@@ -422,7 +493,7 @@ class _Checker:
         counts = {key: self.number(value, key, where, integer=True) for key in _USAGE_KEYS if key in value}
         return Usage(**{key: int(count) for key, count in counts.items() if count is not None})
 
-    def error(self, data: Mapping[str, Any], where: str) -> ErrorReply | None:
+    def error(self, data: Mapping[str, Any], where: str, timing: Mapping[str, float]) -> ErrorReply | None:
         where = f"'error' of {where}"
         spec = self.mapping(data["error"], _line_of(data, "error"), where)
         if spec is None:
@@ -441,15 +512,35 @@ class _Checker:
         fields = {
             key: self.text(spec, key, where, nullable=key in ("code", "param")) for key in _ERROR_FIELDS if key in spec
         }
-        retry_after = self.number(spec, "retry_after", where) if "retry_after" in spec else None
+        retry_after: float | str | None = None
+        if isinstance(spec.get("retry_after"), str):
+            retry_after = self.http_date(spec, "retry_after", where)
+        elif "retry_after" in spec and (seconds := self.number(spec, "retry_after", where)) is not None:
+            retry_after = float(seconds)
+        retry_after_ms = self.number(spec, "retry_after_ms", where) if "retry_after_ms" in spec else None
         headers = self.headers(spec, where) if "headers" in spec else ()
         return ErrorReply(
             status=status,
-            retry_after=None if retry_after is None else float(retry_after),
+            retry_after=retry_after,
+            retry_after_ms=None if retry_after_ms is None else float(retry_after_ms),
             headers=headers,
             given=frozenset(fields),
             **fields,
+            **timing,
         )
+
+    def http_date(self, spec: Mapping[str, Any], key: str, where: str) -> str | None:
+        value = spec[key]
+        try:
+            email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            self.fail(
+                _line_of(spec, key),
+                f"'{key}' in {where} must be seconds or an HTTP date "
+                f"like 'Wed, 21 Oct 2026 07:28:00 GMT', got {value!r}",
+            )
+            return None
+        return value
 
     def headers(self, spec: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
         value = self.mapping(spec["headers"], _line_of(spec, "headers"), f"'headers' in {where}")
@@ -502,7 +593,15 @@ def scenario_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Proble
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_SUFFIXES and p.is_file())
+            # Hidden files and folders are skipped: editors' swap files, and the `..data` copies a Kubernetes
+            # ConfigMap mount keeps beside its files, which would otherwise load every scenario twice.
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SCENARIO_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
             if not found:
                 problems.append(Problem(str(path), 0, "no scenario files (*.yaml, *.yml) in this folder"))
             files.extend(found)
@@ -537,6 +636,8 @@ def load_paths(paths: Iterable[str | Path]) -> LoadResult:
 
 
 def _check_names(result: LoadResult) -> LoadResult:
+    """Names must be unique across everything loaded; then every problem is put in reading order (file by
+    file, line by line)."""
     seen: dict[str, Scenario] = {}
     for scenario in result.scenarios:
         first = seen.get(scenario.name)
@@ -550,4 +651,6 @@ def _check_names(result: LoadResult) -> LoadResult:
             )
         else:
             seen[scenario.name] = scenario
+    order = {source: index for index, source in enumerate(dict.fromkeys(p.source for p in result.problems))}
+    result.problems.sort(key=lambda problem: (order[problem.source], problem.line))
     return result

@@ -6,9 +6,24 @@ decides what is said or when.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
-from .script import Answer, Chunk
+from .script import ENDINGS, Answer, Chunk, ErrorReply, Fault
+
+
+class WireFormat(Protocol):
+    """A wire format (a module: chat, ...) renders plans; the pipeline around it is shared."""
+
+    def parse_request(self, body: Mapping[str, Any]) -> Ask: ...
+
+    def make_envelope(self, plan: Plan, rng: random.Random) -> Any: ...
+
+    def stream_events(self, plan: Plan, ask: Ask, envelope: Any) -> Iterator[tuple[float, bytes, int]]: ...
+
+    def completion_body(self, plan: Plan, ask: Ask, envelope: Any) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -24,24 +39,46 @@ class Ask:
     n: int = 1
 
 
-# A run: (due time in seconds from the request's start, first chunk index, end index). The chunks of a run
-# fall due together, so a renderer can serialize them in one go and the writer send them in one write.
-Run = tuple[float, int, int]
+# An event of a plan: (due time in seconds after the headers, first, end, fault). With no fault, the content
+# chunks `chunks[first:end]`, due together: a renderer serializes them in one go and the writer sends them in
+# one write. With a fault, that fault, coming after the first `first` content chunks (first == end).
+Event = tuple[float, int, int, Fault | None]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When everything of an answer is due, for one speed (and, with jitter, one request)."""
+
+    events: tuple[Event, ...]
+    finish_at: float  # the finish (or the ending fault), in seconds after the headers
+    latency: float  # seconds before the status line and headers
+    stalled: float  # seconds of stalls, for the journal
+    ending: Fault | None  # a fault that ends the stream in place of the finish
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The answer one request gets: its chunks, grouped into runs due together, and the finish (with, when
-    streaming, the usage chunk and the end of the stream) due at `finish_at`."""
+    """The answer one request gets: its content chunks, events and finish, and the counts to report."""
 
     answer: Answer
     chunks: tuple[Chunk, ...]
-    runs: tuple[Run, ...]
-    finish_at: float
+    timeline: Timeline
     finish_reason: str
     model: str
     prompt_tokens: int
     completion_tokens: int
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        return self.timeline.events
+
+    @property
+    def finish_at(self) -> float:
+        return self.timeline.finish_at
+
+    @property
+    def ending(self) -> Fault | None:
+        return self.timeline.ending
 
     @property
     def truncated(self) -> bool:
@@ -53,42 +90,90 @@ class Plan:
             return self.answer.content
         return "".join(chunk.content for chunk in self.chunks)
 
+    @property
+    def faults(self) -> list[str]:
+        """The kinds of the faults this answer plays, in order."""
+        return [fault.kind for *_, fault in self.events if fault is not None and fault.kind != "raw"] + (
+            ["stall"] if self.timeline.stalled else []
+        )
 
-def schedule(answer: Answer, speed: float) -> tuple[tuple[Run, ...], float]:
-    """The runs of an answer and the due time of its finish. Computed once per answer and speed."""
+
+def schedule(answer: Answer, speed: float, rng: random.Random | None = None) -> Timeline:
+    """Due times for an answer's items. Without jitter the result is the same for every request, so it is
+    computed once per answer and speed; with jitter, `rng` (seeded per request) moves each delay."""
     key = ("schedule", speed)
-    cached = answer.cache.get(key)
-    if cached is None:
-        scale = 0.0 if speed == 0 else 1.0 / (1000.0 * speed)
-        runs: list[Run] = []
-        at = 0.0
-        for index, chunk in enumerate(answer.chunks):
-            delay = chunk.delay_ms
+    if rng is None or not answer.jitter_ms:
+        cached = answer.cache.get(key)
+        if cached is None:
+            cached = answer.cache[key] = _timeline(answer, speed, None)
+        return cached
+    return _timeline(answer, speed, rng)
+
+
+def _timeline(answer: Answer, speed: float, rng: random.Random | None) -> Timeline:
+    scale = 0.0 if speed == 0 else 1.0 / (1000.0 * speed)
+    jitter = answer.jitter_ms if rng is not None else 0.0
+
+    def wait(ms: float) -> float:
+        if jitter:
+            ms = max(0.0, ms + rng.uniform(-jitter, jitter))  # type: ignore[union-attr]
+        return ms * scale
+
+    events: list[Event] = []
+    at = stalled = 0.0
+    index = 0  # content chunks so far
+    ending = None
+    for item in answer.items:
+        if isinstance(item, Chunk):
+            delay = item.delay_ms
             if delay is None:
                 delay = answer.ttft_ms if index == 0 else answer.interval_ms
-            at += delay * scale
-            if runs and runs[-1][0] == at:
-                runs[-1] = (at, runs[-1][1], index + 1)
+            at += wait(delay)
+            last = events[-1] if events else None
+            if last is not None and last[3] is None and last[0] == at:
+                events[-1] = (at, last[1], index + 1, None)
             else:
-                runs.append((at, index, index + 1))
-        finish_at = at if answer.chunks else answer.ttft_ms * scale
-        cached = answer.cache[key] = (tuple(runs), finish_at)
-    return cached
+                events.append((at, index, index + 1, None))
+            index += 1
+        elif item.kind == "stall":
+            pause = wait(item.delay_ms or 0.0)
+            at += pause
+            stalled += pause
+        else:
+            at += wait(item.delay_ms or 0.0)
+            events.append((at, index, index, item))
+            if item.kind in ENDINGS:
+                ending = item
+                break
+    if index == 0 and ending is None:
+        at += wait(answer.ttft_ms)  # an answer without content still takes its time to first token to finish
+    return Timeline(tuple(events), at, wait(answer.latency_ms), stalled, ending)
 
 
-def make_plan(answer: Answer, ask: Ask, speed: float) -> Plan:
-    runs, finish_at = schedule(answer, speed)
+def error_latency(reply: ErrorReply, speed: float, rng: random.Random | None) -> float:
+    """Seconds before an error answer's status line, after speed and jitter."""
+    if speed == 0:
+        return 0.0
+    ms = reply.latency_ms
+    if rng is not None and reply.jitter_ms:
+        ms = max(0.0, ms + rng.uniform(-reply.jitter_ms, reply.jitter_ms))
+    return ms / (1000.0 * speed)
+
+
+def make_plan(answer: Answer, ask: Ask, speed: float, rng: random.Random | None = None) -> Plan:
+    timeline = schedule(answer, speed, rng)
     chunks = answer.chunks
     finish_reason = answer.finish_reason
     completion = answer.completion_tokens
     if ask.max_tokens is not None and completion > ask.max_tokens:
-        first_due = runs[0][0]
         chunks, completion = _truncate(chunks, ask.max_tokens)
-        kept = len(chunks)
-        runs = tuple((at, first, min(end, kept)) for at, first, end in runs if first < kept)
-        # A cut answer ends with its last piece; one cut to nothing ends when its first piece was due.
-        finish_at = runs[-1][0] if runs else first_due
+        timeline = _cut(timeline, len(chunks))
         finish_reason = "length"
+    elif timeline.ending is not None:
+        # Only what comes before the fault is sent, and counted.
+        sent = timeline.events[-1][1]
+        chunks = chunks[:sent]
+        completion = sum(len(chunk.tokens) for chunk in chunks)
     usage = answer.usage
     prompt = usage.prompt_tokens if usage and usage.prompt_tokens is not None else ask.prompt_tokens
     if usage and usage.completion_tokens is not None:
@@ -96,13 +181,36 @@ def make_plan(answer: Answer, ask: Ask, speed: float) -> Plan:
     return Plan(
         answer=answer,
         chunks=chunks,
-        runs=runs,
-        finish_at=finish_at,
+        timeline=timeline,
         finish_reason=finish_reason,
         model=answer.model or ask.model,
         prompt_tokens=prompt,
         completion_tokens=completion,
     )
+
+
+def _cut(timeline: Timeline, kept: int) -> Timeline:
+    """The timeline of an answer cut to its first `kept` chunks by max_tokens. It ends with its last piece (or,
+    cut to nothing, when its first piece was due); faults scripted after the last piece are not reached."""
+    events: list[Event] = []
+    for at, first, end, fault in timeline.events:
+        if first >= kept:  # this and all that follows come after the last piece kept
+            break
+        events.append((at, first, min(end, kept), fault))
+    content = [event[0] for event in events if event[3] is None]
+    finish_at = content[-1] if content else next(event[0] for event in timeline.events if event[3] is None)
+    return Timeline(tuple(events), finish_at, timeline.latency, timeline.stalled, None)
+
+
+def inject(answer: Answer, fault: Fault, rng: random.Random) -> Answer:
+    """The answer with `fault` placed after a random number of its content chunks (a chaos draw)."""
+    slots = [index for index, item in enumerate(answer.items) if isinstance(item, Chunk)]
+    position = rng.randint(0, len(slots))
+    at = slots[position] if position < len(slots) else (slots[-1] + 1 if slots else 0)
+    items = (*answer.items[:at], fault, *answer.items[at:])
+    if fault.kind in ENDINGS:
+        items = items[: at + 1]  # nothing after an ending is sent
+    return replace(answer, items=items, cache={})
 
 
 def _truncate(chunks: tuple[Chunk, ...], budget: int) -> tuple[tuple[Chunk, ...], int]:

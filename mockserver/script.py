@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from .chaos import ChaosSpec
 from .tokens import split_tokens
 
 FINISH_REASONS = ("stop", "length", "content_filter")
@@ -45,6 +47,29 @@ class Usage:
     completion_tokens: int | None = None
 
 
+# What a `keepalive: true` item sends: an SSE comment, which every client must ignore.
+KEEPALIVE = b": keep-alive\n\n"
+# Faults that end a stream early: nothing scripted after them is sent.
+ENDINGS = ("error", "disconnect", "end")
+MID_STREAM_ERROR = {
+    "message": "The server experienced an error while processing your request. We apologize for the inconvenience!",
+    "type": "server_error",
+    "param": None,
+    "code": None,
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A `chunks` item that is not content: an error event, a cut connection, a clean early end, a stall,
+    raw bytes, or a keep-alive comment."""
+
+    kind: str  # error | disconnect | end | stall | raw | keepalive
+    delay_ms: float | None = None  # the wait before it; for a stall, how long nothing is sent
+    raw: bytes = b""  # for raw: the bytes, verbatim
+    error: Mapping[str, Any] | None = None  # for error: the error object sent in the event
+
+
 @dataclass(frozen=True)
 class ErrorReply:
     """An HTTP error answered instead of a stream. Unset fields take the real API's defaults for the status."""
@@ -54,30 +79,39 @@ class ErrorReply:
     type: str | None = None
     code: str | None = None
     param: str | None = None
-    retry_after: float | None = None
+    retry_after: float | str | None = None  # seconds, or an HTTP date
+    retry_after_ms: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
     # Which of message/type/code/param the script set explicitly (a scripted `code: null` must stay null).
     given: frozenset[str] = frozenset()
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A streamed answer: content chunks, how it ends, and its timing."""
+    """A streamed answer: content chunks and faults in order, how it ends, its timing, its chaos."""
 
-    chunks: tuple[Chunk, ...]
+    items: tuple[Chunk | Fault, ...]
     finish_reason: str = "stop"
     ttft_ms: float = 0.0
     interval_ms: float = 0.0
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
     usage: Usage | None = None
     model: str | None = None
+    chaos: ChaosSpec | None = None
     # Work a renderer or the scheduler can do once per answer instead of once per request (bytes, times).
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    chunks: tuple[Chunk, ...] = field(init=False, compare=False, repr=False)  # the content items alone
     content: str = field(init=False, compare=False, repr=False)
     completion_tokens: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "content", "".join(chunk.content for chunk in self.chunks))
-        object.__setattr__(self, "completion_tokens", sum(len(chunk.tokens) for chunk in self.chunks))
+        chunks = tuple(item for item in self.items if isinstance(item, Chunk))
+        object.__setattr__(self, "chunks", chunks)
+        object.__setattr__(self, "content", "".join(chunk.content for chunk in chunks))
+        object.__setattr__(self, "completion_tokens", sum(len(chunk.tokens) for chunk in chunks))
 
 
 Step = Answer | ErrorReply

@@ -16,6 +16,7 @@ from aiohttp import web
 
 COMPLETED = "completed"
 DISCONNECTED = "client disconnected"
+FAULT = "fault"  # the script (or chaos) ended the stream early: an error event, a clean early end, a cut
 
 
 class EventStreamResponse(web.StreamResponse):
@@ -45,9 +46,11 @@ async def write_events(
     events: Iterable[tuple[float, bytes, int]],
     start: float,
     outcome: Outcome,
+    cut: bool = False,
 ) -> None:
-    """Send `(due time, bytes, chunks in them)` events in order, then end the body; due times count from the
-    loop time `start`. A client that goes away ends the stream quietly, noted in `outcome`."""
+    """Send `(due time, bytes, chunks in them)` events in order, then end the body — or, with `cut`, close the
+    connection without ending it (no chunked terminator). Due times count from the loop time `start`. A
+    client that goes away ends the stream quietly, noted in `outcome`."""
     loop = asyncio.get_running_loop()
     due_now: list[bytes] = []
     due_chunks = 0
@@ -73,7 +76,13 @@ async def write_events(
                 passed = at
             due_now.append(data)
             due_chunks += chunks
-        await response.write_eof(b"".join(due_now))
+        if cut:
+            if due_now:
+                await response.write(b"".join(due_now))
+            if request.transport is not None:
+                request.transport.close()  # sends what is buffered, then closes: the body never ends
+        else:
+            await response.write_eof(b"".join(due_now))
         outcome.chunks += due_chunks
     except ConnectionError:
         outcome.ended = DISCONNECTED

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import random
-import string
 import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from .chaos import ChaosSpec
+from .ids import hex_token
 from .journal import Journal
 from .selection import Selector
-
-# Maps any byte to a base62 digit, so random bytes become an id in one call.
-_BASE62_BYTES = ((string.digits + string.ascii_letters).encode() * 5)[:256]
 
 
 @dataclass
@@ -23,6 +21,7 @@ class Settings:
     admin_token: str | None = None
     journal_size: int = 1000
     seed: int = 0
+    chaos: ChaosSpec | None = None
 
 
 @dataclass
@@ -31,6 +30,8 @@ class State:
     settings: Settings
     journal: Journal = field(init=False)
     rng: random.Random = field(init=False)
+    chaos: ChaosSpec | None = field(init=False)  # the server's chaos rates, changeable at run time
+    draws: dict[tuple[str, ...], int] = field(init=False, default_factory=dict)
     started: float = field(init=False, default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
@@ -38,13 +39,23 @@ class State:
         # Ids come from a seeded generator: a fresh server given the same requests sends the same bytes,
         # `created` timestamps aside.
         self.rng = random.Random(self.settings.seed)
-
-    def chat_id(self) -> str:
-        """`chatcmpl-` and 29 base62 characters, like the real ids."""
-        return "chatcmpl-" + self.rng.randbytes(29).translate(_BASE62_BYTES).decode()
+        self.chaos = self.settings.chaos
 
     def request_id(self) -> str:
-        return f"req_{self.rng.getrandbits(128):032x}"
+        return "req_" + hex_token(self.rng, 32)
+
+    def next_draw(self, key: tuple[str, ...]) -> int:
+        """How many draws were made for `key` (a session's chaos, a scenario's jitter in a session) before
+        this one: random choices are seeded with it, so they do not depend on other sessions' requests."""
+        count = self.draws.get(key, 0)
+        self.draws[key] = count + 1
+        return count
+
+    def reset(self, session: str | None = None) -> None:
+        """Forget sequence counts, draws and journal entries: all, or one session's (and its scenarios)."""
+        self.selector.reset(session)
+        self.journal.clear(session)
+        self.draws = {key: n for key, n in self.draws.items() if session is not None and session not in key}
 
 
 STATE = web.AppKey("mockserver.state", State)

@@ -25,6 +25,7 @@ from .journal import Entry
 from .loader import LoadResult, Problem, ScenarioError, load_data, load_paths, load_text, scenario_files
 from .server import BackgroundServer
 from .state import Settings
+from .verdicts import Finding
 
 Scenarios = str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 _counter = itertools.count(1)
@@ -96,6 +97,19 @@ class OpenAIMock:
     def reset(self) -> None:
         """Forget this test's requests, sequence counts, added scenarios and `use()`."""
         self._call("POST", "reset")
+
+    def verdicts(self, max_retries: int = 5) -> list[Finding]:
+        """What the journal says about the client's retries, waits and timeouts in this test (see
+        docs/faults.md); an empty list means it behaved."""
+        findings = self._call("GET", "verdicts", max_retries=str(max_retries))["findings"]
+        return [Finding(**{**finding, "requests": tuple(finding["requests"])}) for finding in findings]
+
+    def assert_client_resilient(self, max_retries: int = 5) -> None:
+        """Fail the test with one line per finding when the client did not handle the faults as it should."""
+        findings = self.verdicts(max_retries)
+        if findings:
+            lines = "\n".join(f"  {finding.rule}: {finding.message}" for finding in findings)
+            raise AssertionError(f"the client did not handle the API's faults well:\n{lines}")
 
     def _call(
         self, method: str, route: str, body: bytes | None = None, content_type: str = "", **query: str

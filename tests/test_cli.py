@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -17,6 +19,8 @@ from typing import Any
 
 import pytest
 from conftest import ROOT
+
+from mockserver.loader import BUNDLED, load_paths
 
 
 def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -29,7 +33,10 @@ def test_first_line_is_a_pasteable_base_url(cli_server: Any) -> None:
     port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
     assert port != 0
     # the following lines say how many scenarios came from where
-    assert re.match(r"mockserver \S+: 9 scenarios from 3 file\(s\)", server.stdout_first_lines[1])
+    bundled = load_paths([BUNDLED])
+    assert server.stdout_first_lines[1].endswith(
+        f": {len(bundled.scenarios)} scenarios from {len(bundled.files)} file(s)"
+    )
     assert any(line.strip().endswith("basics.yaml") for line in server.stdout_first_lines)
 
 
@@ -136,7 +143,7 @@ def test_the_wheel_ships_the_bundled_scenarios(tmp_path: Path) -> None:
         cwd=tmp_path,
         env={"PYTHONPATH": str(unpacked), "PATH": ""},
     )
-    assert check.stdout.split() == ["True", str(9), "0"], check.stderr
+    assert check.stdout.split() == ["True", str(len(load_paths([BUNDLED]).scenarios)), "0"], check.stderr
 
 
 def test_validate_reports_every_problem_with_its_line(tmp_path: Path) -> None:
@@ -158,8 +165,8 @@ def test_validate_reports_every_problem_with_its_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         f"{bad}:4: unknown key 'ttft' in scenario 'b'; did you mean 'ttft_ms'?",
-        f"{bad}:8: 'retry_after' in 'error' of scenario 'c' must be a number, got text 'soon'",
         f"{bad}:5: duplicate scenario name 'a' (first defined at {good}:2)",
+        f"{bad}:8: 'retry_after' in 'error' of scenario 'c' must be seconds or an HTTP date like 'Wed, 21 Oct 2026 07:28:00 GMT', got 'soon'",
         "3 problems found",
     ]
     clean = run("validate", str(good))
@@ -189,7 +196,7 @@ def test_list_shows_selection_order(tmp_path: Path) -> None:
         "fallback",
         f"({path}:2)",
     ]
-    assert run("list").stdout.count("\n") == 9  # the bundled scenarios
+    assert run("list").stdout.count("\n") == len(load_paths([BUNDLED]).scenarios)
 
 
 def test_watch_reloads_and_keeps_the_last_good_set(cli_server: Any, tmp_path: Path) -> None:
@@ -268,3 +275,19 @@ def test_two_workers_both_answer(cli_server: Any) -> None:
     assert server.process.pid not in pids
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=15) == 0
+
+
+def test_report_prints_the_verdicts_at_shutdown(cli_server: Any) -> None:
+    server = cli_server("--report", "--speed", "0")
+    body = b'{"model": "error-400", "messages": [{"role": "user", "content": "hi"}]}'
+    for _ in range(2):  # a client that retries a 400
+        request = urllib.request.Request(
+            server.base_url + "/chat/completions", data=body, headers={"Content-Type": "application/json"}
+        )
+        with contextlib.suppress(urllib.error.HTTPError):
+            urllib.request.urlopen(request, timeout=10)
+    server.process.send_signal(signal.SIGTERM)
+    output = server.process.stdout.read()
+    assert server.process.wait(timeout=10) == 0
+    assert "Client verdicts: 1 finding in 2 requests (1 calls)" in output
+    assert "retried_not_retryable  Request 2 retried request 1, whose 400 is not retryable." in output

@@ -84,7 +84,7 @@ scenarios:
         "s.yaml:6: scenario 'two' has no answer; give one of chunks, text, error or sequence",
         "s.yaml:9: scenario 'three' has both 'text' and 'chunks'; give exactly one",
         "s.yaml:13: 'delay_ms' in chunk 2 of scenario 'four' must be zero or more, got -5",
-        "s.yaml:14: chunk 3 of scenario 'four' must be text or a mapping with 'content', got a number 42",
+        "s.yaml:14: chunk 3 of scenario 'four' must be text or a mapping, got a number 42",
         "s.yaml:15: unknown finish_reason 'done' in scenario 'four'; expected one of: stop, length, content_filter",
         "s.yaml:17: 'status' in 'error' of scenario 'five' must be an HTTP error status 400-599, got 200",
         "s.yaml:19: 'regex' in 'match' of scenario 'six' is not a valid regular expression: "
@@ -150,7 +150,7 @@ def test_sequence_problems() -> None:
     assert problems("scenarios:\n  - name: s\n    sequence:\n      - {ttft_ms: 5}\n      - {text: y, name: z}\n") == [
         "s.yaml:4: step 1 of scenario 's' has no answer; give one of chunks, text or error",
         "s.yaml:5: unknown key 'name' in step 2 of scenario 's'; expected one of: chunks, text, error, finish_reason, "
-        "ttft_ms, interval_ms, usage, model",
+        "ttft_ms, interval_ms, usage, model, chaos, latency_ms, jitter_ms",
     ]
 
 
@@ -216,6 +216,19 @@ def test_folders_load_recursively_in_path_order(tmp_path: Path) -> None:
     assert result.problems == []
     assert [s.name for s in result.scenarios] == ["one", "two"]
     assert [Path(f).name for f, _ in result.files] == ["a.yaml", "two.yml"]
+
+
+def test_hidden_files_and_folders_are_skipped(tmp_path: Path) -> None:
+    """A Kubernetes ConfigMap mount: each file is a link into a hidden `..<timestamp>` folder holding them."""
+    data = tmp_path / "..2026_11_24_01_00_00.123"
+    data.mkdir()
+    (data / "mocks.yaml").write_text("scenarios:\n  - {name: one, text: x}\n")
+    (tmp_path / "..data").symlink_to(data.name)
+    (tmp_path / "mocks.yaml").symlink_to("..data/mocks.yaml")
+    (tmp_path / ".draft.yaml").write_text("not yaml: [")
+    result = load_paths([tmp_path])
+    assert result.problems == []
+    assert [s.name for s in result.scenarios] == ["one"]
 
 
 def test_names_are_unique_across_files(tmp_path: Path) -> None:

@@ -105,6 +105,25 @@ def test_a_subprocess_reaches_the_mock(openai_mock):
     assert len(openai_mock.requests) == 1
 
 
+def test_verdicts_of_a_resilient_client(openai_mock):
+    openai_mock.add(FLAKY)
+    assert ask().choices[0].message.content == "ok"
+    assert openai_mock.verdicts() == []
+    openai_mock.assert_client_resilient()
+
+
+def test_verdicts_of_a_careless_client(openai_mock):
+    openai_mock.add({"name": "default", "error": {"status": 400}})
+    careless = openai.OpenAI(max_retries=0)
+    for _ in range(2):  # retries a 400 by hand
+        with pytest.raises(openai.BadRequestError):
+            careless.chat.completions.create(model="gpt-4o", messages=USER)
+    (finding,) = openai_mock.verdicts()
+    assert finding.rule == "retried_not_retryable"
+    with pytest.raises(AssertionError, match=r"retried_not_retryable: Request \\d+ retried request \\d+, whose 400"):
+        openai_mock.assert_client_resilient()
+
+
 def test_environment_is_restored_after_each_test():
     assert os.environ.get("OPENAI_BASE_URL") == "http://unchanged.example/v1"
 '''
@@ -137,7 +156,7 @@ def run(pytester: pytest.Pytester, *args: str) -> Any:
 
 def test_a_user_suite_passes(user_project: pytest.Pytester) -> None:
     result = run(user_project, "-q")
-    result.assert_outcomes(passed=10)
+    result.assert_outcomes(passed=12)
 
 
 def test_the_command_line_option_adds_scenario_folders(user_project: pytest.Pytester) -> None:

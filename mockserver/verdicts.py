@@ -1,0 +1,158 @@
+"""Judging the client from the journal: did it retry, wait and give up as the API asks?
+
+Requests are grouped into calls: one call's attempts are consecutive requests of a session with the same body,
+each following a failed one. The SDKs' own `x-stainless-retry-count` is not trusted to start a new call: a
+hand-written retry loop around an SDK sends 0 on every attempt, and it is exactly the loop to judge. Every
+finding is explained in one sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from itertools import pairwise
+
+from .journal import Entry
+
+NOT_RETRYABLE = (400, 401, 403, 404, 422)
+RETRYABLE = (408, 409, 429)
+# How much sooner than asked a retry may come before it counts as too soon (clock and rounding slack).
+TOLERANCE_S = 0.02
+# Servers may ask for long waits; clients rightly cap them (openai-node: 60 s). Longer asks are not judged.
+MAX_JUDGED_WAIT_S = 60.0
+RULES = {
+    "retry_too_soon": "retried sooner than retry-after asked",
+    "retried_not_retryable": "retried a status that is not retryable (400, 401, 403, 404, 422)",
+    "retried_against_advice": "retried after x-should-retry: false",
+    "gave_up_early": "gave up before the scripted success",
+    "retry_storm": "retried more times than allowed",
+    "repeated_after_stream_fault": "retried the whole request after a mid-stream fault",
+    "sat_through_stall": "never closed a stalled connection",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    message: str
+    session: str | None
+    requests: tuple[int, ...]  # journal ids
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _failed(entry: Entry) -> bool:
+    return entry.status is None or entry.status >= 400 or entry.ended != "completed"
+
+
+def _retryable(entry: Entry) -> bool:
+    if entry.should_retry is not None:
+        return entry.should_retry
+    return entry.status is None or entry.status in RETRYABLE or entry.status >= 500 or entry.ended != "completed"
+
+
+def calls(entries: Iterable[Entry]) -> list[list[Entry]]:
+    """The journal's API requests grouped into calls: lists of attempts, oldest first."""
+    result: list[list[Entry]] = []
+    last: dict[str | None, list[Entry]] = {}
+    for entry in sorted(entries, key=lambda e: e.id):
+        if entry.status is None and entry.ended == "in progress":
+            continue
+        chain = last.get(entry.session)
+        previous = chain[-1] if chain else None
+        continues = previous is not None and _failed(previous) and entry.body == previous.body
+        if continues:
+            chain.append(entry)  # type: ignore[union-attr]
+        else:
+            chain = [entry]
+            result.append(chain)
+            last[entry.session] = chain
+    return result
+
+
+def judge(
+    entries: Iterable[Entry],
+    succeeds_after: Callable[[Entry], bool] = lambda entry: False,
+    max_retries: int = 5,
+    stall_s: float = 5.0,
+) -> list[Finding]:
+    """Findings about the client behind these entries. `succeeds_after(entry)` tells whether the next request
+    of the entry's scenario (a sequence) would have succeeded; `max_retries` is what counts as a storm; a stall
+    of `stall_s` or more that the client sat through is a finding."""
+    entries = list(entries)
+    findings: list[Finding] = []
+
+    def add(rule: str, message: str, *involved: Entry) -> None:
+        findings.append(Finding(rule, message, involved[0].session, tuple(e.id for e in involved)))
+
+    for chain in calls(entries):
+        for previous, retry in pairwise(chain):
+            _judge_retry(previous, retry, add)
+        if len(chain) - 1 > max_retries:
+            add(
+                "retry_storm",
+                f"Requests {chain[0].id}-{chain[-1].id} are one call tried {len(chain)} times, more than "
+                f"{max_retries} retries: a retry storm.",
+                *chain,
+            )
+        last = chain[-1]
+        if _failed(last) and _retryable(last) and last.status is not None and succeeds_after(last):
+            add(
+                "gave_up_early",
+                f"The call gave up after {len(chain)} attempt{'s' * (len(chain) > 1)} (last: request {last.id}, "
+                f"{last.status}), though its next attempt would have succeeded (scenario '{last.scenario}', "
+                f"step {(last.step or 0) + 1}).",
+                last,
+            )
+    for entry in entries:
+        if entry.stall_ms and entry.stall_ms >= stall_s * 1000 and entry.ended != "client disconnected":
+            add(
+                "sat_through_stall",
+                f"Request {entry.id} sat through a {entry.stall_ms / 1000:g} s stall without closing the "
+                "connection: give the client a read timeout.",
+                entry,
+            )
+    return findings
+
+
+def _judge_retry(previous: Entry, retry: Entry, add: Callable[..., None]) -> None:
+    what = f"Request {retry.id} retried request {previous.id}"
+    if previous.status == 200 and previous.ended == "fault" and previous.chunks:
+        add(
+            "repeated_after_stream_fault",
+            f"{what}, which broke mid-stream ({previous.fault}) after {previous.chunks} chunks: repeating the "
+            "whole request may repeat its side effects and duplicate the output already shown.",
+            previous,
+            retry,
+        )
+    if previous.should_retry is False:
+        add("retried_against_advice", f"{what} although its answer said x-should-retry: false.", previous, retry)
+    elif previous.status in NOT_RETRYABLE:
+        add("retried_not_retryable", f"{what}, whose {previous.status} is not retryable.", previous, retry)
+    wait = previous.retry_after
+    if wait is not None and wait <= MAX_JUDGED_WAIT_S:
+        answered = previous.time + (previous.duration_ms or 0) / 1000
+        waited = retry.time - answered
+        if waited < wait - TOLERANCE_S:
+            add(
+                "retry_too_soon",
+                f"{what} after {waited:.2f} s, but the {previous.status} answer asked for {wait:g} s (retry-after).",
+                previous,
+                retry,
+            )
+
+
+def report(verdict: dict[str, object]) -> str:
+    """A verdict as a table for a terminal."""
+    findings = verdict["findings"]
+    assert isinstance(findings, list)
+    head = (
+        f"Client verdicts: {len(findings) or 'no'} finding{'s' * (len(findings) != 1)} in "
+        f"{verdict['requests']} requests ({verdict['calls']} calls)"
+    )
+    if not findings:
+        return head + ": the client behaved."
+    width = max(len(finding["rule"]) for finding in findings)
+    rows = [f"  {finding['rule']:<{width}}  {finding['message']}" for finding in findings]
+    return "\n".join([head, *rows])
