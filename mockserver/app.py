@@ -13,15 +13,15 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
-from . import chat, control
+from . import chat, control, params
 from .chaos import CHAOS_ERRORS
 from .errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, retry_after_seconds, scripted_error
 from .journal import Entry, journal_body
-from .plan import WireFormat, error_latency, inject, make_plan
+from .plan import WireFormat, error_latency, first_ending, inject, make_plans
 from .script import MID_STREAM_ERROR, ErrorReply, Fault, Scenario, Step
 from .selection import Selection, Selector
 from .sse import COMPLETED, DISCONNECTED, FAULT, EventStreamResponse, Outcome, sleep_until, write_events
@@ -219,7 +219,7 @@ async def read_json(request: web.Request, exchange: Exchange) -> dict:
         raise invalid(_BAD_JSON) from None
     if not isinstance(body, dict):
         raise invalid(
-            f"Invalid body: expected a JSON object, but got {chat._type_name(body)} instead.", code="invalid_type"
+            f"Invalid body: expected a JSON object, but got {params.type_name(body)} instead.", code="invalid_type"
         )
     return body
 
@@ -269,37 +269,41 @@ async def answer(request: web.Request, wire: WireFormat) -> web.StreamResponse:
     if isinstance(step, ErrorReply):
         await sleep_until(exchange.start + error_latency(step, state.settings.speed, rng))
         raise scripted_error(step, ask.model)
-    plan = make_plan(step, ask, state.settings.speed, rng)
-    exchange.faults = plan.faults
-    exchange.stalled = plan.timeline.stalled
-    envelope = wire.make_envelope(plan, state.rng)
-    start = exchange.start + plan.timeline.latency
+    if ask.obfuscation is None:
+        ask = replace(ask, obfuscation=state.settings.obfuscation)
+    plans = make_plans(step, ask, state.settings.speed, rng)
+    timeline = plans[0].timeline
+    exchange.faults = plans[0].faults
+    exchange.stalled = timeline.stalled
+    envelope = wire.make_envelope(plans, state.rng)
+    start = exchange.start + timeline.latency
     await sleep_until(start)
     headers = {
         **base_headers(exchange),
         **ratelimit_headers(RATE_LIMITS["requests"] - 1, RATE_LIMITS["tokens"] - ask.prompt_tokens),
     }
-    ending = plan.ending.kind if plan.ending is not None else None
+    ending = first_ending(plans)
     if ask.stream:
         response = EventStreamResponse(headers=headers)
         response.content_type = "text/event-stream"
         response.charset = "utf-8"
         outcome = exchange.outcome = Outcome()
+        events = wire.stream_events(plans, ask, envelope)
         await write_events(
-            request, response, wire.stream_events(plan, ask, envelope), start, outcome, cut=ending == "disconnect"
+            request, response, events, start, outcome, cut=ending is not None and ending.kind == "disconnect"
         )
         if ending is not None and outcome.ended == COMPLETED:
             outcome.ended = FAULT
         return response
-    await sleep_until(start + plan.finish_at)
-    if ending == "error":
-        error = plan.ending.error or MID_STREAM_ERROR  # type: ignore[union-attr]
+    await sleep_until(start + max(plan.finish_at for plan in plans))
+    if ending is not None and ending.kind == "error":
+        error = ending.error or MID_STREAM_ERROR
         raise ApiError(500, error["message"], error["type"], error["param"], error["code"])
-    if ending == "disconnect":
+    if ending is not None and ending.kind == "disconnect":
         raise ConnectionCut
     headers["openai-processing-ms"] = base_headers(exchange)["openai-processing-ms"]
     return web.Response(
-        body=wire.completion_body(plan, ask, envelope), content_type="application/json", headers=headers
+        body=wire.completion_body(plans, ask, envelope), content_type="application/json", headers=headers
     )
 
 

@@ -1,12 +1,17 @@
-"""The Chat Completions wire format: request checks as the real API makes them, and rendering a plan as
+"""The Chat Completions wire format: request checks as the real API makes them, and rendering plans as
 `chat.completion.chunk` events or one `chat.completion` object.
 
 Byte layout follows the real API: key order `id, object, created, model, service_tier, system_fingerprint,
-choices, usage`; each choice `index, delta, logprobs, finish_reason`; compact JSON, one `data:` line per event.
+choices, usage, obfuscation`; each choice `index, delta, logprobs, finish_reason`; compact JSON, one `data:`
+line per event. Every chunk of a response starts with the same bytes, up to `"choices":[{"index":`; what
+follows — a chunk's *item* — depends only on the scripted chunk, so items are serialized once per answer and a
+run of chunks due together is the common head joined with their items.
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import json
 import random
 import time
@@ -14,65 +19,27 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import params
 from .errors import invalid
 from .ids import base62, fingerprint
 from .plan import Ask, Plan
-from .script import Chunk, json_str
+from .script import CONTENT, MID_STREAM_ERROR, REASONING, REFUSAL, TOOL_CALL, Chunk, json_str
 from .tokens import estimate_prompt_tokens, message_text
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
-_JSON_TYPES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array"}
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, Mapping):
-        return "an object"
-    return _JSON_TYPES.get(type(value), "a value")
-
-
-def _wrong_type(param: str, expected: str, value: Any) -> Exception:
-    return invalid(
-        f"Invalid type for '{param}': expected {expected}, but got {_type_name(value)} instead.", param, "invalid_type"
-    )
-
-
-def optional(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], expected: str) -> Any:
-    """`body[key]` if it has the right JSON type; absent or null is None."""
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) and kind is not bool:
-        raise _wrong_type(key, expected, value)
-    if not isinstance(value, kind):
-        raise _wrong_type(key, expected, value)
-    return value
-
-
-def token_limit(body: Mapping[str, Any], key: str) -> int | None:
-    value = optional(body, key, int, "an integer")
-    if value is not None and value < 0:
-        raise invalid(
-            f"Invalid '{key}': integer below minimum value. Expected a value >= 0, but got {value} instead.",
-            key,
-            "integer_below_min_value",
-        )
-    return value
+# Alternatives offered as top_logprobs after the chosen token, with lower logprobs.
+_ALTERNATIVES = (" the", " a", ",", ".", " and", " of", " to", " in", " is", " that", "\n", " it", " for", " on")
+_ALTERNATIVES += (" with", " as", " I", " you", " this", " be", " not")
 
 
 def parse_request(body: Mapping[str, Any]) -> Ask:
     """Check a chat request as the real API does, and keep what the pipeline needs."""
-    model = body.get("model")
-    if not model:
-        raise invalid("you must provide a model parameter")
-    if not isinstance(model, str):
-        raise _wrong_type("model", "a string", model)
+    model = params.model(body)
     if "messages" not in body:
         raise invalid("Missing required parameter: 'messages'.", "messages", "missing_required_parameter")
     messages = body["messages"]
     if not isinstance(messages, list):
-        raise _wrong_type("messages", "an array", messages)
+        raise params.wrong_type("messages", "an array", messages)
     if not messages:
         raise invalid(
             "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
@@ -83,7 +50,7 @@ def parse_request(body: Mapping[str, Any]) -> Ask:
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, Mapping):
-            raise _wrong_type(where, "an object", message)
+            raise params.wrong_type(where, "an object", message)
         if "role" not in message:
             raise invalid(f"Missing required parameter: '{where}.role'.", f"{where}.role", "missing_required_parameter")
         role = message["role"]
@@ -100,59 +67,66 @@ def parse_request(body: Mapping[str, Any]) -> Ask:
                 f"Missing required parameter: '{where}.content'.", f"{where}.content", "missing_required_parameter"
             )
         if content is not None and not isinstance(content, (str, list)):
-            raise _wrong_type(f"{where}.content", "one of a string or array of objects", content)
+            raise params.wrong_type(f"{where}.content", "one of a string or array of objects", content)
         if role == "user":
             last_user = message_text(content)
-
-    stream = optional(body, "stream", bool, "a boolean") or False
-    options = optional(body, "stream_options", Mapping, "an object")
-    if options is not None and not stream:
-        raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options")
-    include_usage = bool(options and optional(options, "include_usage", bool, "a boolean"))
-    limit = token_limit(body, "max_completion_tokens")
+    stream, options = params.stream_options(body)
+    limit = params.integer(body, "max_completion_tokens", 0)
     if limit is None:
-        limit = token_limit(body, "max_tokens")
-    n = optional(body, "n", int, "an integer")
-    if n is not None and not 1 <= n <= 128:
-        bound = (
-            "below minimum value. Expected a value >= 1" if n < 1 else "above maximum value. Expected a value <= 128"
+        limit = params.integer(body, "max_tokens", 0)
+    logprobs = params.optional(body, "logprobs", bool, "a boolean") or False
+    top_logprobs = params.integer(body, "top_logprobs", 0, 20)
+    if top_logprobs is not None and not logprobs:
+        raise invalid(
+            "Invalid value for 'top_logprobs': 'logprobs' must be set to true to use 'top_logprobs'.",
+            "top_logprobs",
+            "invalid_value",
         )
-        code = "integer_below_min_value" if n < 1 else "integer_above_max_value"
-        raise invalid(f"Invalid 'n': integer {bound}, but got {n} instead.", "n", code)
     return Ask(
         model=model,
         last_user=last_user,
         prompt_tokens=estimate_prompt_tokens(messages),
         stream=stream,
-        include_usage=include_usage,
+        include_usage=params.flag(options, "include_usage", False),
         max_tokens=limit,
-        n=n or 1,
+        n=params.integer(body, "n", 1, 128) or 1,
+        logprobs=logprobs,
+        top_logprobs=top_logprobs or 0,
+        obfuscation=params.flag(options, "include_obfuscation", None),  # type: ignore[arg-type]
     )
 
 
 @dataclass(frozen=True)
 class Envelope:
-    """What every chunk of one response shares."""
+    """What every chunk of one response shares, and the ids drawn for it."""
 
     id: str
     created: int
     fingerprint: str
+    call_ids: tuple[tuple[str, ...], ...] = ()  # per choice, per tool call
     service_tier: str = "default"
 
 
-def make_envelope(plan: Plan, rng: random.Random) -> Envelope:
-    return Envelope(id="chatcmpl-" + base62(rng, 29), created=int(time.time()), fingerprint=fingerprint(plan.model))
+def make_envelope(plans: list[Plan], rng: random.Random) -> Envelope:
+    call_ids = tuple(tuple(call.id or "call_" + base62(rng, 24) for call in plan.answer.tool_calls) for plan in plans)
+    return Envelope(
+        id="chatcmpl-" + base62(rng, 29),
+        created=int(time.time()),
+        fingerprint=fingerprint(plans[0].model),
+        call_ids=call_ids,
+    )
 
 
-def usage_object(plan: Plan, n: int = 1) -> dict[str, Any]:
-    completion = plan.completion_tokens * n
+def usage_object(plans: list[Plan]) -> dict[str, Any]:
+    completion = sum(plan.completion_tokens for plan in plans)
+    prompt = plans[0].prompt_tokens
     return {
-        "prompt_tokens": plan.prompt_tokens,
+        "prompt_tokens": prompt,
         "completion_tokens": completion,
-        "total_tokens": plan.prompt_tokens + completion,
+        "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": 0,
+            "reasoning_tokens": sum(plan.reasoning_tokens for plan in plans),
             "audio_tokens": 0,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
@@ -160,95 +134,255 @@ def usage_object(plan: Plan, n: int = 1) -> dict[str, Any]:
     }
 
 
-_ROLE = b',"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]'
-
-
-def _content_item(chunk: Chunk, end: bytes) -> bytes:
-    """A content chunk from just after `"choices":[{"index":0` to its end, index 0 included."""
-    return b'0,"delta":{"content":' + chunk.content_json.encode() + b'},"logprobs":null,"finish_reason":null}]' + end
-
-
-def _content_items(plan: Plan, end: bytes) -> list[bytes]:
-    """Every chunk's item, serialized once per scripted answer (and ending); a chunk cut by max_tokens is a
-    new object, serialized for this request only."""
-    items = plan.answer.cache.get(("chat", end))
-    if items is None:
-        items = plan.answer.cache[("chat", end)] = [_content_item(chunk, end) for chunk in plan.answer.chunks]
-    if plan.truncated:
-        kept = len(plan.chunks)
-        items = [*items[: kept - 1], _content_item(plan.chunks[-1], end)] if kept else []
-    return items
-
-
-def _for_choices(items: list[bytes], n: int) -> list[bytes]:
-    """Each index-0 item repeated for choices 0..n-1, interleaved as the real API sends them."""
-    if n == 1:
-        return items
-    return [str(index).encode() + item[1:] for item in items for index in range(n)]
-
-
-def stream_events(plan: Plan, ask: Ask, envelope: Envelope) -> Iterator[tuple[float, bytes, int]]:
-    """The SSE body as (due time, bytes, chunks in them) events: the role chunk with the first content, each
-    run of content chunks, then the finish chunk, the usage chunk when asked for, and `[DONE]` together.
-    Scripted faults come in their place: raw bytes and keep-alives as they are, an error event followed by
-    `[DONE]`, or the end of the events where the stream ends early or is cut. Each event is serialized only
-    when the writer asks for it, so an open stream holds no bytes it has not sent yet.
-
-    Every chunk starts with the same per-response bytes (`head`), so a run of chunks is `head` joined with
-    their pre-serialized items: one join per run, however many chunks it holds."""
-    prefix = (
-        f'data: {{"id":"{envelope.id}","object":"chat.completion.chunk","created":{envelope.created},'
-        f'"model":{json_str(plan.model)},"service_tier":"{envelope.service_tier}",'
-        f'"system_fingerprint":"{envelope.fingerprint}","choices":['
-    ).encode()
-    head = prefix + b'{"index":'
-    end = b',"usage":null}\n\n' if ask.include_usage else b"}\n\n"
-    n = ask.n
-    # The role chunk opens the answer when it starts: with the first content, or with the finish of an
-    # answer that has none.
-    role = head + head.join(_for_choices([b"0" + _ROLE + end], n))
-    items = _for_choices(_content_items(plan, end), n)
-    for at, first, last, fault in plan.events:
-        if fault is None:
-            run = head + head.join(items[first * n : last * n])
-            if first == 0:
-                yield at, role + run, (last + 1) * n
-            else:
-                yield at, run, (last - first) * n
-        elif fault.kind == "error":
-            yield at, b"data: " + _compact({"error": fault.error}) + b"\n\ndata: [DONE]\n\n", 1
-        elif fault.kind in ("disconnect", "end"):
-            yield at, b"", 0  # the stream stops here: the writer ends or cuts it once this is due
-        else:
-            yield at, fault.raw, 0
-    if plan.ending is not None:
-        return
-    finish = f'0,"delta":{{}},"logprobs":null,"finish_reason":"{plan.finish_reason}"}}]'.encode() + end
-    final = head + head.join(_for_choices([finish], n))
-    if ask.include_usage:
-        final += prefix + b'],"usage":' + _compact(usage_object(plan, n)) + b"}\n\n"
-    opened = not plan.chunks
-    yield plan.finish_at, (role if opened else b"") + final + b"data: [DONE]\n\n", n * (1 + opened) + ask.include_usage
-
-
 def _compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def completion_body(plan: Plan, ask: Ask, envelope: Envelope) -> bytes:
+# --- log probabilities: made up, but the same for the same token every time ---------------------------------
+
+
+def token_logprob(token: str) -> float:
+    digest = hashlib.blake2b(token.encode(), digest_size=4).digest()
+    return -round((int.from_bytes(digest, "big") % 1000 / 1000) ** 3 * 4, 6)
+
+
+def logprob_entries(chunk: Chunk, top: int) -> list[dict[str, Any]]:
+    """The `logprobs.content` entries of a chunk: one per token, each with `top` alternatives."""
+    entries = []
+    for token in chunk.tokens:
+        logprob = chunk.logprob if chunk.logprob is not None else token_logprob(token)
+        others = [alternative for alternative in _ALTERNATIVES if alternative != token][: max(top - 1, 0)]
+        alternatives = [(token, logprob)] + [
+            (other, round(logprob - 0.8 * (i + 1), 6)) for i, other in enumerate(others)
+        ]
+        entries.append(
+            {
+                "token": token,
+                "logprob": logprob,
+                "bytes": list(token.encode()),
+                "top_logprobs": [
+                    {"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in alternatives[:top]
+                ],
+            }
+        )
+    return entries
+
+
+# --- items ---------------------------------------------------------------------------------------------------
+
+
+def _obfuscation(seed: str) -> bytes:
+    """The `obfuscation` padding the real API adds to every chunk: 0 to 15 characters. Derived from the chunk,
+    so a script's bytes do not change from run to run."""
+    digest = hashlib.blake2b(seed.encode(), digest_size=16).digest()
+    return b',"obfuscation":"' + base62(random.Random(digest), digest[0] % 16).encode() + b'"'
+
+
+@dataclass(frozen=True)
+class _Style:
+    """What the request asks of every chunk: usage nulls, obfuscation, logprobs."""
+
+    usage: bool
+    obfuscation: bool
+    top: int | None  # None: no logprobs
+
+    def end(self, seed: str) -> bytes:
+        """The bytes that close a chunk after its choices."""
+        return (
+            b"]"
+            + (b',"usage":null' if self.usage else b"")
+            + (_obfuscation(seed) if self.obfuscation else b"")
+            + b"}\n\n"
+        )
+
+    def item(self, delta: bytes, seed: str, logprobs: bytes = b"null", finish: bytes = b"null") -> bytes:
+        return (
+            b'0,"delta":' + delta + b',"logprobs":' + logprobs + b',"finish_reason":' + finish + b"}" + self.end(seed)
+        )
+
+
+def _delta(chunk: Chunk) -> bytes:
+    text = chunk.content_json.encode()
+    if chunk.kind == CONTENT:
+        return b'{"content":' + text + b"}"
+    if chunk.kind == REASONING:
+        return b'{"reasoning_content":' + text + b"}"  # the convention of OpenAI-compatible reasoning servers
+    if chunk.kind == REFUSAL:
+        return b'{"refusal":' + text + b"}"
+    return b'{"tool_calls":[{"index":' + str(chunk.tool).encode() + b',"function":{"arguments":' + text + b"}}]}"
+
+
+def _item(chunk: Chunk, position: int, style: _Style) -> bytes:
+    logprobs = b"null"
+    if style.top is not None and chunk.kind in (CONTENT, REFUSAL):
+        entries = _compact(logprob_entries(chunk, style.top))
+        logprobs = (
+            b'{"content":' + entries + b',"refusal":null}'
+            if chunk.kind == CONTENT
+            else (b'{"content":null,"refusal":' + entries + b"}")
+        )
+    return style.item(_delta(chunk), f"{position}:{chunk.content}", logprobs)
+
+
+def _tool_header(plan: Plan, chunk: Chunk, call_id: str, opens: bool, style: _Style) -> bytes:
+    """The first fragment of a tool call: index, id, type and name, with empty arguments. When it opens the
+    answer, the role travels in it."""
+    call = plan.answer.tool_calls[chunk.tool]  # type: ignore[index]
+    header = _compact(
+        {"index": call.index, "id": call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+    )
+    if opens:
+        delta = b'{"role":"assistant","content":null,"tool_calls":[' + header + b'],"refusal":null}'
+    else:
+        delta = b'{"tool_calls":[' + header + b"]}"
+    return style.item(delta, f"tool:{call.index}:{call_id}")
+
+
+def _items(plan: Plan, choice: int, envelope: Envelope, style: _Style) -> list[bytes]:
+    """The items of a plan's chunks for one choice. Serialized once per answer and request style; only what
+    differs per request — tool-call ids, a chunk cut by max_tokens, another choice's index — is made anew."""
+    key = ("chat", style)
+    cached = plan.answer.cache.get(key)
+    if cached is None:
+        cached = plan.answer.cache[key] = [_item(chunk, i, style) for i, chunk in enumerate(plan.answer.chunks)]
+    if not (plan.truncated or plan.answer.tool_calls or choice):
+        return cached
+    items = cached[: len(plan.chunks)]
+    if plan.truncated and plan.chunks:
+        items[-1] = _item(plan.chunks[-1], len(plan.chunks) - 1, style)
+    for position, chunk in enumerate(plan.chunks):
+        if chunk.kind == TOOL_CALL:
+            call_id = envelope.call_ids[choice][chunk.tool]  # type: ignore[index]
+            items[position] = _tool_header(plan, chunk, call_id, position == 0, style)
+    if choice:
+        index = str(choice).encode()
+        items = [index + item[1:] for item in items]
+    return items
+
+
+def _opening(plan: Plan, style: _Style) -> bytes | None:
+    """The role chunk's item, or None when the answer opens with a tool call (the role travels in it)."""
+    first = plan.chunks[0].kind if plan.chunks else CONTENT
+    if first == TOOL_CALL:
+        return None
+    delta = (
+        b'{"role":"assistant","content":null,"refusal":""}'
+        if first == REFUSAL
+        else (b'{"role":"assistant","content":"","refusal":null}')
+    )
+    return style.item(delta, "role", b'{"content":[],"refusal":null}' if style.top is not None else b"null")
+
+
+def _choice_events(
+    plan: Plan, choice: int, head: bytes, envelope: Envelope, style: _Style, single: bool
+) -> Iterator[tuple[float, int, bytes, int, str | None]]:
+    """One choice's events: (due, order, bytes, chunks, ending). Its finish chunk is the last; the usage
+    chunk and `[DONE]` are the caller's. With `single`, each chunk is an event of its own, so that choices
+    interleave chunk by chunk."""
+    index = str(choice).encode()
+    items = _items(plan, choice, envelope, style)
+    opening = _opening(plan, style)
+    role = head + index + opening[1:] if opening is not None else b""
+    order = 0  # counts this choice's events: equal times keep choices in step, event by event
+    for at, first, last, fault in plan.events:
+        order += 1
+        if fault is None:
+            for start, stop in ((i, i + 1) for i in range(first, last)) if single else ((first, last),):
+                run = head + head.join(items[start:stop])
+                if start == 0 and role:
+                    yield at, order, role + run, stop + 1, None
+                else:
+                    yield at, order, run, stop - start, None
+                order += 1
+        elif fault.kind == "error":
+            yield at, order, b"data: " + _compact({"error": fault.error or MID_STREAM_ERROR}) + b"\n\n", 1, "error"
+            return
+        elif fault.kind in ("disconnect", "end"):
+            yield at, order, b"", 0, fault.kind
+            return
+        else:
+            yield at, order, fault.raw, 0, None
+    finish = style.item(b"{}", f"finish:{choice}", finish=json_str(plan.finish_reason).encode())
+    opened = bool(plan.chunks) or not role
+    yield plan.finish_at, order + 1, (b"" if opened else role) + head + index + finish[1:], 1 + (not opened), None
+
+
+def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[tuple[float, bytes, int]]:
+    """The SSE body as (due time, bytes, chunks in them) events, rendered only when the writer asks for them,
+    so an open stream holds no bytes it has not sent. With n > 1 the choices' events interleave in time
+    order, each choice with its own role and finish chunk. After the last finish come the usage chunk (when
+    asked for) and `[DONE]`; a scripted fault ends the stream in their place."""
+    prefix = (
+        f'data: {{"id":"{envelope.id}","object":"chat.completion.chunk","created":{envelope.created},'
+        f'"model":{json_str(plans[0].model)},"service_tier":"{envelope.service_tier}",'
+        f'"system_fingerprint":"{envelope.fingerprint}","choices":['
+    ).encode()
+    head = prefix + b'{"index":'
+    style = _Style(ask.include_usage, ask.obfuscation is not False, ask.top_logprobs if ask.logprobs else None)
+    if len(plans) == 1:
+        events = _choice_events(plans[0], 0, head, envelope, style, single=False)
+    else:
+        streams = [
+            _choice_events(plan, choice, head, envelope, style, single=True) for choice, plan in enumerate(plans)
+        ]
+        events = heapq.merge(*streams, key=lambda event: event[:2])
+    pending: tuple[float, bytes, int] | None = None
+    for at, _, data, chunks, ending in events:
+        if pending is not None:
+            yield pending
+        if ending is not None:
+            yield at, data + (b"data: [DONE]\n\n" if ending == "error" else b""), chunks
+            return
+        pending = (at, data, chunks)
+    # The last finish (events come in time order) carries the usage chunk and [DONE] with it.
+    at, data, chunks = pending  # type: ignore[misc]
+    if ask.include_usage:
+        usage = prefix + b'],"usage":' + _compact(usage_object(plans))
+        data += usage + (_obfuscation("usage") if style.obfuscation else b"") + b"}\n\n"
+        chunks += 1
+    yield at, data + b"data: [DONE]\n\n", chunks
+
+
+def completion_body(plans: list[Plan], ask: Ask, envelope: Envelope) -> bytes:
     """The non-streaming `chat.completion` object."""
-    message = {"role": "assistant", "content": plan.content, "refusal": None, "annotations": []}
-    choices = [
-        {"index": index, "message": message, "logprobs": None, "finish_reason": plan.finish_reason}
-        for index in range(ask.n)
-    ]
+    choices = []
+    for index, plan in enumerate(plans):
+        calls = plan.tool_calls
+        content = plan.content if plan.content or not (calls or plan.text(REFUSAL)) else None
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": content,
+            "refusal": plan.text(REFUSAL) or None,
+            "annotations": [],
+        }
+        if plan.text(REASONING):
+            message["reasoning_content"] = plan.text(REASONING)
+        if calls:
+            message["tool_calls"] = [
+                {
+                    "id": envelope.call_ids[index][call.index],
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": arguments},
+                }
+                for call, arguments in calls
+            ]
+        logprobs = None
+        if ask.logprobs:
+            content_entries = [
+                e for c in plan.chunks if c.kind == CONTENT for e in logprob_entries(c, ask.top_logprobs)
+            ]
+            refusal_entries = [
+                e for c in plan.chunks if c.kind == REFUSAL for e in logprob_entries(c, ask.top_logprobs)
+            ]
+            logprobs = {"content": content_entries or None, "refusal": refusal_entries or None}
+        choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": plan.finish_reason})
     body = {
         "id": envelope.id,
         "object": "chat.completion",
         "created": envelope.created,
-        "model": plan.model,
+        "model": plans[0].model,
         "choices": choices,
-        "usage": usage_object(plan, ask.n),
+        "usage": usage_object(plans),
         "service_tier": envelope.service_tier,
         "system_fingerprint": envelope.fingerprint,
     }

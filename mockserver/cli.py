@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import __version__, chaos, control, verdicts
+from . import __version__, chaos, control, demo, verdicts
 from .app import create_app
 from .loader import BUNDLED, LoadResult, load_paths
 from .script import Scenario
@@ -164,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the scenarios that would be served, one a line, in the order they are chosen.",
     )
     listing.add_argument("paths", nargs="*", metavar="PATH", help=_paths_help("the bundled scenarios"))
+
+    walkthrough = commands.add_parser(
+        "demo",
+        help="stream the ways an answer ends, live, through the openai SDK",
+        description="Serve the bundled scenarios on a free port and stream stop, length, content_filter, a 429 "
+        "that clears, one that does not and a mid-stream error through the openai SDK, each followed by how the "
+        "client saw it. Needs the openai package (pip install 'mockserver[demo]').",
+    )
+    walkthrough.add_argument("--scenario", metavar="NAME", help="run only this bundled scenario (any of them)")
+    walkthrough.add_argument("--speed", type=_speed, default=1.0, metavar="F", help="divide every delay by F")
     return parser
 
 
@@ -381,4 +391,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         resolve_serve_options(parser, args)
-    return {"serve": serve, "validate": validate, "list": list_scenarios}[args.command](args)
+    return {"serve": serve, "validate": validate, "list": list_scenarios, "demo": demo.run}[args.command](args)

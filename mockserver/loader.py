@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 import email.utils
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,14 @@ import yaml
 
 from . import chaos
 from .script import (
+    ARGUMENTS,
     ENDINGS,
     FINISH_REASONS,
     KEEPALIVE,
     MID_STREAM_ERROR,
+    REASONING,
+    REFUSAL,
+    TOOL_CALL,
     Answer,
     Chunk,
     ErrorReply,
@@ -31,6 +36,7 @@ from .script import (
     Match,
     Scenario,
     Step,
+    ToolCall,
     Usage,
 )
 from .tokens import split_tokens
@@ -42,12 +48,15 @@ if not BUNDLED.is_dir():  # a source checkout or editable install: the top-level
 
 _ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model", "chaos")  # streamed answers only
 _TIMING_KEYS = ("latency_ms", "jitter_ms")  # error answers too
-_BODY_KEYS = ("chunks", "text", "error")
+# What an answer says. `error` and `choices` stand alone; the others combine (see _Checker.answer).
+_BODY_KEYS = ("chunks", "text", "tool_calls", "refusal", "reasoning", "choices", "error")
 _STEP_KEYS = (*_BODY_KEYS, *_ANSWER_KEYS, *_TIMING_KEYS)
+_CHOICE_KEYS = ("chunks", "text", "tool_calls", "refusal", "reasoning", "finish_reason")
+_TOOL_KEYS = ("name", "arguments", "id")
 _SCENARIO_KEYS = ("name", "description", "match", "sequence", *_STEP_KEYS)
 _MATCH_KEYS = ("model", "contains", "regex")
 _CHUNK_KINDS = ("content", "error", "disconnect", "end", "stall_ms", "raw", "keepalive")
-_CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms")
+_CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob")
 _ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "retry_after_ms", "headers")
 _ERROR_FIELDS = ("message", "type", "code", "param")
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens")
@@ -360,12 +369,18 @@ class _Checker:
     def step(self, data: Mapping[str, Any], line: int, where: str, inherited: Mapping[str, Any]) -> Step | None:
         bodies = sorted((key for key in _BODY_KEYS if key in data), key=lambda key: _line_of(data, key))
         if not bodies:
-            options = "chunks, text or error" if where.startswith("step") else "chunks, text, error or sequence"
-            self.fail(line, f"{where} has no answer; give one of {options}")
+            more = "" if where.startswith("step") else " or sequence"
+            self.fail(line, f"{where} has no answer; give one of {', '.join(_BODY_KEYS[:-1])}, error{more}")
             return None
-        if len(bodies) > 1:
-            self.fail(_line_of(data, bodies[1]), f"{where} has both '{bodies[0]}' and '{bodies[1]}'; give exactly one")
-            return None
+        for alone in ("error", "choices"):
+            if alone in bodies and len(bodies) > 1:
+                other = next(key for key in bodies if key != alone)
+                self.fail(
+                    _line_of(data, bodies[1]),
+                    f"{where} has both '{alone}' and '{other}'; "
+                    + ("an error is the whole answer" if alone == "error" else f"put '{other}' inside each choice"),
+                )
+                return None
         settings = {**inherited, **self.settings(data, where)}
         if bodies[0] == "error":
             for key in _ANSWER_KEYS:
@@ -373,8 +388,103 @@ class _Checker:
                     self.fail(_line_of(data, key), f"'{key}' has no effect on an error answer ({where})")
             timing = {key: value for key, value in settings.items() if key in _TIMING_KEYS}
             return self.error(data, where, timing)
-        items = self.chunks(data, where) if bodies[0] == "chunks" else self.text_chunks(data, where)
-        return None if items is None else Answer(items=tuple(items), **settings)
+        if bodies[0] == "choices":
+            return self.choices(data, where, settings)
+        return self.answer(data, where, settings)
+
+    def answer(self, data: Mapping[str, Any], where: str, settings: Mapping[str, Any]) -> Answer | None:
+        """An answer from its parts, streamed in this order: reasoning, content (`chunks` or `text`), a refusal,
+        tool calls."""
+        if "chunks" in data and "text" in data:
+            first, second = sorted(("chunks", "text"), key=lambda key: _line_of(data, key))
+            self.fail(_line_of(data, second), f"{where} has both '{first}' and '{second}'; give exactly one")
+            return None
+        for other in ("chunks", "text", "tool_calls"):
+            if "refusal" in data and other in data:
+                self.fail(
+                    _line_of(data, "refusal"), f"a refusal is the whole answer: {where} has 'refusal' and '{other}'"
+                )
+                return None
+        items: list[Chunk | Fault] = []
+        if "reasoning" in data and (reasoning := self.text(data, "reasoning", where)) is not None:
+            items += [Chunk(piece, kind=REASONING) for piece in split_tokens(reasoning)]
+        content = (
+            self.chunks(data, where) if "chunks" in data else self.text_chunks(data, where) if "text" in data else []
+        )
+        if content is None:
+            return None
+        items += content
+        if "refusal" in data and (refusal := self.text(data, "refusal", where)) is not None:
+            items += [Chunk(piece, kind=REFUSAL) for piece in split_tokens(refusal)]
+        calls: tuple[ToolCall, ...] = ()
+        if "tool_calls" in data:
+            ending = next((item.kind for item in items if isinstance(item, Fault) and item.kind in ENDINGS), None)
+            if ending is not None:
+                self.fail(
+                    _line_of(data, "tool_calls"),
+                    f"{where}: the tool calls come after '{ending}', which ends the stream",
+                )
+            calls = self.tool_calls(data, where)
+            for call in calls:
+                items.append(Chunk("", kind=TOOL_CALL, tool=call.index))
+                items += [Chunk(piece, kind=ARGUMENTS, tool=call.index) for piece in split_tokens(call.arguments)]
+        finish = settings.get("finish_reason", "tool_calls" if calls else "stop")
+        return Answer(items=tuple(items), tool_calls=calls, **{**settings, "finish_reason": finish})
+
+    def choices(self, data: Mapping[str, Any], where: str, settings: Mapping[str, Any]) -> Answer | None:
+        """Per-choice answers for requests with n > 1; the first also answers n = 1."""
+        items = data["choices"]
+        if not isinstance(items, list) or not items:
+            self.fail(_line_of(data, "choices"), f"'choices' in {where} must be a non-empty list, got {_kind(items)}")
+            return None
+        answers = []
+        for index, item in enumerate(items):
+            choice_where = f"choice {index + 1} of {where}"
+            choice = self.mapping(item, _line_of(items, index) or _line_of(data, "choices"), choice_where)
+            if choice is None:
+                continue
+            self.keys(choice, _CHOICE_KEYS, choice_where)
+            if not any(key in choice for key in _CHOICE_KEYS[:-1]):
+                self.fail(_line_of(choice), f"{choice_where} has no answer; give {', '.join(_CHOICE_KEYS[:-1])}")
+                continue
+            answer = self.answer(choice, choice_where, {**settings, **self.settings(choice, choice_where)})
+            if answer is not None:
+                answers.append(answer)
+        if len(answers) != len(items):
+            return None
+        return replace(answers[0], choices=tuple(answers))
+
+    def tool_calls(self, data: Mapping[str, Any], where: str) -> tuple[ToolCall, ...]:
+        items = data["tool_calls"]
+        if not isinstance(items, list) or not items:
+            self.fail(
+                _line_of(data, "tool_calls"), f"'tool_calls' in {where} must be a non-empty list, got {_kind(items)}"
+            )
+            return ()
+        calls = []
+        for index, item in enumerate(items):
+            call_where = f"tool call {index + 1} of {where}"
+            call = self.mapping(item, _line_of(items, index) or _line_of(data, "tool_calls"), call_where)
+            if call is None:
+                continue
+            self.keys(call, _TOOL_KEYS, call_where)
+            name = self.text(call, "name", call_where) if "name" in call else None
+            if not name:
+                self.fail(_line_of(call, "name"), f"{call_where} needs a 'name': the function called")
+                continue
+            arguments = call.get("arguments", {})
+            if isinstance(arguments, Mapping):
+                arguments = json.dumps(arguments, ensure_ascii=False)
+            elif not isinstance(arguments, str):
+                self.fail(
+                    _line_of(call, "arguments"),
+                    f"'arguments' in {call_where} must be a mapping, or the JSON text as a string; "
+                    f"got {_kind(arguments)}",
+                )
+                continue
+            call_id = self.text(call, "id", call_where) if "id" in call else None
+            calls.append(ToolCall(index=index, name=name, arguments=arguments, id=call_id or None))
+        return tuple(calls)
 
     def settings(self, data: Mapping[str, Any], where: str) -> dict[str, Any]:
         """The answer settings given in `data` (finish_reason, timing, usage, model, chaos), checked and typed."""
@@ -454,7 +564,16 @@ class _Checker:
         delay = None if delay is None else float(delay)
         if kind == "content":
             content = self.text(item, "content", where)
-            return None if content is None else Chunk(content, delay)
+            logprob = None
+            if "logprob" in item:
+                value = item["logprob"]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1e9 < value <= 0:
+                    self.fail(_line_of(item, "logprob"), f"'logprob' in {where} must be a number <= 0, got {value!r}")
+                else:
+                    logprob = float(value)
+            return None if content is None else Chunk(content, delay, logprob=logprob)
+        if "logprob" in item:
+            self.fail(_line_of(item, "logprob"), f"'logprob' in {where} goes with 'content' only")
         if kind == "stall_ms":
             if "delay_ms" in item:
                 self.fail(_line_of(item, "delay_ms"), f"{where}: a stall is a delay already; give 'stall_ms' alone")

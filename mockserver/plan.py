@@ -11,19 +11,33 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from .script import ENDINGS, Answer, Chunk, ErrorReply, Fault
+from .script import (
+    ARGUMENTS,
+    CONTENT,
+    ENDINGS,
+    REASONING,
+    TOOL_CALL,
+    Answer,
+    Chunk,
+    ErrorReply,
+    Fault,
+    ToolCall,
+    text_of,
+    tokens_of,
+)
 
 
 class WireFormat(Protocol):
-    """A wire format (a module: chat, ...) renders plans; the pipeline around it is shared."""
+    """A wire format (a module: chat, completions, responses) renders plans, one per choice; the pipeline
+    around it is shared."""
 
     def parse_request(self, body: Mapping[str, Any]) -> Ask: ...
 
-    def make_envelope(self, plan: Plan, rng: random.Random) -> Any: ...
+    def make_envelope(self, plans: list[Plan], rng: random.Random) -> Any: ...
 
-    def stream_events(self, plan: Plan, ask: Ask, envelope: Any) -> Iterator[tuple[float, bytes, int]]: ...
+    def stream_events(self, plans: list[Plan], ask: Ask, envelope: Any) -> Iterator[tuple[float, bytes, int]]: ...
 
-    def completion_body(self, plan: Plan, ask: Ask, envelope: Any) -> bytes: ...
+    def completion_body(self, plans: list[Plan], ask: Ask, envelope: Any) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,9 @@ class Ask:
     include_usage: bool = False
     max_tokens: int | None = None
     n: int = 1
+    logprobs: bool = False
+    top_logprobs: int = 0
+    obfuscation: bool | None = None  # None: the server's default
 
 
 # An event of a plan: (due time in seconds after the headers, first, end, fault). With no fault, the content
@@ -88,7 +105,26 @@ class Plan:
     def content(self) -> str:
         if not self.truncated:
             return self.answer.content
-        return "".join(chunk.content for chunk in self.chunks)
+        return text_of(self.chunks, CONTENT)
+
+    def text(self, kind: str) -> str:
+        """The text of one kind this plan sends: content, reasoning or refusal."""
+        return self.content if kind == CONTENT else text_of(self.chunks, kind)
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return tokens_of(self.chunks, REASONING)
+
+    @property
+    def tool_calls(self) -> list[tuple[ToolCall, str]]:
+        """The tool calls this plan sends, each with the arguments text it gets (cut short by max_tokens)."""
+        sent: dict[int, list[str]] = {}
+        for chunk in self.chunks:
+            if chunk.kind == TOOL_CALL:
+                sent[chunk.tool] = []  # type: ignore[index]
+            elif chunk.kind == ARGUMENTS:
+                sent[chunk.tool].append(chunk.content)  # type: ignore[index]
+        return [(call, "".join(sent[call.index])) for call in self.answer.tool_calls if call.index in sent]
 
     @property
     def faults(self) -> list[str]:
@@ -160,6 +196,22 @@ def error_latency(reply: ErrorReply, speed: float, rng: random.Random | None) ->
     return ms / (1000.0 * speed)
 
 
+def make_plans(answer: Answer, ask: Ask, speed: float, rng: random.Random | None = None) -> list[Plan]:
+    """One plan per choice the request asks for (`n`): choice i answers with the scenario's i-th alternative
+    (they repeat), or all with the one answer."""
+    if answer.choices:
+        return [make_plan(answer.choices[index % len(answer.choices)], ask, speed, rng) for index in range(ask.n)]
+    if answer.jitter_ms and rng is not None:  # each choice draws its own jitter
+        return [make_plan(answer, ask, speed, rng) for _ in range(ask.n)]
+    return [make_plan(answer, ask, speed, rng)] * ask.n
+
+
+def first_ending(plans: list[Plan]) -> Fault | None:
+    """The fault that ends the stream first, if any choice's answer has one."""
+    endings = [(plan.finish_at, plan.ending) for plan in plans if plan.ending is not None]
+    return min(endings, key=lambda pair: pair[0])[1] if endings else None
+
+
 def make_plan(answer: Answer, ask: Ask, speed: float, rng: random.Random | None = None) -> Plan:
     timeline = schedule(answer, speed, rng)
     chunks = answer.chunks
@@ -224,7 +276,7 @@ def _truncate(chunks: tuple[Chunk, ...], budget: int) -> tuple[tuple[Chunk, ...]
             used += len(chunk.tokens)
             continue
         if room > 0:
-            kept.append(Chunk("".join(chunk.tokens[:room]), chunk.delay_ms))
+            kept.append(replace(chunk, content="".join(chunk.tokens[:room])))
             used += room
         break
     return tuple(kept), used

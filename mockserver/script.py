@@ -17,7 +17,10 @@ from typing import Any
 from .chaos import ChaosSpec
 from .tokens import split_tokens
 
-FINISH_REASONS = ("stop", "length", "content_filter")
+FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
+
+# What a chunk carries. A tool call streams as a header chunk (its id and name, no tokens), then its arguments.
+CONTENT, REASONING, REFUSAL, TOOL_CALL, ARGUMENTS = "content", "reasoning", "refusal", "tool_call", "arguments"
 
 
 def json_str(text: str) -> str:
@@ -27,16 +30,32 @@ def json_str(text: str) -> str:
 
 @dataclass(frozen=True)
 class Chunk:
-    """One content delta, with the delay before it (`None`: the step's ttft/interval applies)."""
+    """One delta, with the delay before it (`None`: the step's ttft/interval applies). `kind` says what it
+    carries: content, reasoning, refusal, a tool call's header, or a piece of a tool call's arguments (`tool`
+    is then the call's index)."""
 
     content: str
     delay_ms: float | None = None
+    kind: str = CONTENT
+    tool: int | None = None
+    logprob: float | None = None  # a scripted logprob for every token of this chunk
     tokens: tuple[str, ...] = field(init=False)
     content_json: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", split_tokens(self.content))
         object.__setattr__(self, "content_json", json_str(self.content))
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function call the answer makes; `arguments` is the JSON text streamed, `id` the scripted call id
+    (without one, each answer draws its own)."""
+
+    index: int
+    name: str
+    arguments: str
+    id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +113,7 @@ class Answer:
 
     items: tuple[Chunk | Fault, ...]
     finish_reason: str = "stop"
+    tool_calls: tuple[ToolCall, ...] = ()
     ttft_ms: float = 0.0
     interval_ms: float = 0.0
     latency_ms: float = 0.0
@@ -101,17 +121,28 @@ class Answer:
     usage: Usage | None = None
     model: str | None = None
     chaos: ChaosSpec | None = None
+    # Other answers for requests with n > 1: choice i answers with choices[i % len(choices)].
+    choices: tuple[Answer, ...] = ()
     # Work a renderer or the scheduler can do once per answer instead of once per request (bytes, times).
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
-    chunks: tuple[Chunk, ...] = field(init=False, compare=False, repr=False)  # the content items alone
+    chunks: tuple[Chunk, ...] = field(init=False, compare=False, repr=False)  # the items that are deltas
     content: str = field(init=False, compare=False, repr=False)
     completion_tokens: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         chunks = tuple(item for item in self.items if isinstance(item, Chunk))
         object.__setattr__(self, "chunks", chunks)
-        object.__setattr__(self, "content", "".join(chunk.content for chunk in chunks))
+        object.__setattr__(self, "content", text_of(chunks, CONTENT))
         object.__setattr__(self, "completion_tokens", sum(len(chunk.tokens) for chunk in chunks))
+
+
+def text_of(chunks: tuple[Chunk, ...], kind: str) -> str:
+    """The text the chunks of one kind carry (content, reasoning or refusal)."""
+    return "".join(chunk.content for chunk in chunks if chunk.kind == kind)
+
+
+def tokens_of(chunks: tuple[Chunk, ...], kind: str) -> int:
+    return sum(len(chunk.tokens) for chunk in chunks if chunk.kind == kind)
 
 
 Step = Answer | ErrorReply

@@ -22,6 +22,7 @@ class Settings:
     journal_size: int = 1000
     seed: int = 0
     chaos: ChaosSpec | None = None
+    obfuscation: bool = True  # the `obfuscation` field on stream chunks, unless a request turns it off
 
 
 @dataclass

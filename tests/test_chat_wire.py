@@ -54,7 +54,7 @@ async def post(client: Any, body: dict[str, Any], **headers: str) -> tuple[Any, 
 
 async def test_stream_framing_byte_by_byte(client_for: Any) -> None:
     client = await client_for(SCENARIOS)
-    response, body = await post(client, chat("two"))
+    response, body = await post(client, chat("two", stream_options={"include_obfuscation": False}))
     assert response.status == 200
     id_, created = re.search(
         rb'"id":"(chatcmpl-[0-9A-Za-z]{29})","object":"chat.completion.chunk","created":(\d+)', body
@@ -76,6 +76,30 @@ async def test_stream_framing_byte_by_byte(client_for: Any) -> None:
         + b'{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n'
         b"data: [DONE]\n\n"
     )
+
+
+async def test_obfuscation_pads_every_chunk_by_default(client_for: Any) -> None:
+    client = await client_for(SCENARIOS)
+    _, body = await post(client, chat("worm", stream_options={"include_usage": True}))
+    chunks = sse_chunks(body)
+    for line in body.split(b"\n\n")[:-2]:
+        assert re.search(rb',"obfuscation":"[0-9A-Za-z]{0,15}"}$', line), line
+    assert all(list(chunk)[-1] == "obfuscation" for chunk in chunks)
+    assert len({chunk["obfuscation"] for chunk in chunks}) > 2
+    _, again = await post(client, chat("worm", stream_options={"include_usage": True}))
+    assert [c["obfuscation"] for c in sse_chunks(again)] == [
+        c["obfuscation"] for c in chunks
+    ]  # same script, same bytes
+    _, plain = await post(client, chat("worm", stream_options={"include_obfuscation": False}))
+    assert b"obfuscation" not in plain
+
+
+async def test_obfuscation_can_be_off_by_default(client_for: Any) -> None:
+    client = await client_for(SCENARIOS, obfuscation=False)
+    _, body = await post(client, chat("worm"))
+    assert b"obfuscation" not in body
+    _, body = await post(client, chat("worm", stream_options={"include_obfuscation": True}))
+    assert b"obfuscation" in body
 
 
 async def test_stream_headers(client_for: Any) -> None:
@@ -128,6 +152,7 @@ async def test_chunk_order_and_shared_fields_with_usage(client_for: Any) -> None
             "system_fingerprint",
             "choices",
             "usage",
+            "obfuscation",
         ]
         assert (chunk["id"], chunk["created"], chunk["system_fingerprint"]) == (
             role["id"],
@@ -262,8 +287,8 @@ async def test_n_choices_are_interleaved(client_for: Any) -> None:
     ]
     assert indexed == [
         (0, {"role": "assistant", "content": "", "refusal": None}, None),
-        (1, {"role": "assistant", "content": "", "refusal": None}, None),
         (0, {"content": "Hi"}, None),
+        (1, {"role": "assistant", "content": "", "refusal": None}, None),
         (1, {"content": "Hi"}, None),
         (0, {"content": " there"}, None),
         (1, {"content": " there"}, None),

@@ -93,7 +93,7 @@ async def test_invalid_scenarios_get_422_with_file_style_messages(aiohttp_client
     error = (await response.json())["error"]
     assert error["code"] == "invalid_scenario"
     assert error["problems"] == [
-        "mine.yaml:1: scenario 'a' has no answer; give one of chunks, text, error or sequence",
+        "mine.yaml:1: scenario 'a' has no answer; give one of chunks, text, tool_calls, refusal, reasoning, choices, error or sequence",
         "mine.yaml:2: unknown key 'txt' in scenario 'a'; did you mean 'text'?",
         "mine.yaml:5: 'ttft_ms' in scenario 'b' must be zero or more, got -1",
     ]

@@ -61,7 +61,9 @@ scenarios:
 
 
 def chat(model: str, stream: bool = True, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "messages": USER, "stream": stream, **extra}
+    """A chat request; streams leave out obfuscation, so their bytes can be compared exactly."""
+    options = {"stream_options": {"include_obfuscation": False}} if stream else {}
+    return {"model": model, "messages": USER, "stream": stream, **options, **extra}
 
 
 # --- on the wire ------------------------------------------------------------------------------------------

@@ -81,11 +81,11 @@ scenarios:
     )
     assert found == [
         "s.yaml:5: 'ttft_ms' in scenario 'one' must be a number, got text '300ms' (write the number alone, without a unit)",
-        "s.yaml:6: scenario 'two' has no answer; give one of chunks, text, error or sequence",
+        "s.yaml:6: scenario 'two' has no answer; give one of chunks, text, tool_calls, refusal, reasoning, choices, error or sequence",
         "s.yaml:9: scenario 'three' has both 'text' and 'chunks'; give exactly one",
         "s.yaml:13: 'delay_ms' in chunk 2 of scenario 'four' must be zero or more, got -5",
         "s.yaml:14: chunk 3 of scenario 'four' must be text or a mapping, got a number 42",
-        "s.yaml:15: unknown finish_reason 'done' in scenario 'four'; expected one of: stop, length, content_filter",
+        "s.yaml:15: unknown finish_reason 'done' in scenario 'four'; expected one of: stop, length, content_filter, tool_calls",
         "s.yaml:17: 'status' in 'error' of scenario 'five' must be an HTTP error status 400-599, got 200",
         "s.yaml:19: 'regex' in 'match' of scenario 'six' is not a valid regular expression: "
         "missing ), unterminated subpattern at position 0",
@@ -148,9 +148,9 @@ def test_sequence_problems() -> None:
         "s.yaml:3: scenario 's' has both 'sequence' and 'text'; the steps hold the answers"
     ]
     assert problems("scenarios:\n  - name: s\n    sequence:\n      - {ttft_ms: 5}\n      - {text: y, name: z}\n") == [
-        "s.yaml:4: step 1 of scenario 's' has no answer; give one of chunks, text or error",
-        "s.yaml:5: unknown key 'name' in step 2 of scenario 's'; expected one of: chunks, text, error, finish_reason, "
-        "ttft_ms, interval_ms, usage, model, chaos, latency_ms, jitter_ms",
+        "s.yaml:4: step 1 of scenario 's' has no answer; give one of chunks, text, tool_calls, refusal, reasoning, choices, error",
+        "s.yaml:5: unknown key 'name' in step 2 of scenario 's'; expected one of: chunks, text, tool_calls, refusal, "
+        "reasoning, choices, error, finish_reason, ttft_ms, interval_ms, usage, model, chaos, latency_ms, jitter_ms",
     ]
 
 
@@ -203,7 +203,7 @@ def test_python_data_is_validated_like_files() -> None:
     result = load_data({"scenarios": [{"name": "a", "txt": "hi"}]}, "test")
     assert [str(p) for p in result.problems] == [
         "test: unknown key 'txt' in scenario 'a'; did you mean 'text'?",
-        "test: scenario 'a' has no answer; give one of chunks, text, error or sequence",
+        "test: scenario 'a' has no answer; give one of chunks, text, tool_calls, refusal, reasoning, choices, error or sequence",
     ]
 
 

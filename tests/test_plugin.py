@@ -67,7 +67,7 @@ def test_bad_inline_scenario_is_a_clear_error(openai_mock):
     with pytest.raises(ScenarioError) as caught:
         openai_mock.add("name: broken\\ntext: hi\\nfinish_reason: done\\n")
     assert str(caught.value) == (
-        "<inline>:3: unknown finish_reason 'done' in scenario 'broken'; expected one of: stop, length, content_filter"
+        "<inline>:3: unknown finish_reason 'done' in scenario 'broken'; expected one of: stop, length, content_filter, tool_calls"
     )
 
 
