@@ -14,6 +14,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from aiohttp import web
 
@@ -307,8 +308,10 @@ async def answer(request: web.Request, wire: WireFormat) -> web.StreamResponse:
     )
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    return await answer(request, chat)
+# The wire formats served, by path below /v1: each is a module rendering plans (see plan.WireFormat).
+WIRE_FORMATS: dict[str, WireFormat] = {
+    "/chat/completions": chat,
+}
 
 
 def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = None) -> web.Application:
@@ -316,6 +319,7 @@ def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = N
     app = web.Application(middlewares=[api_middleware], client_max_size=MAX_BODY)
     app[STATE] = State(Selector(scenarios), settings or Settings())
     for prefix in ("", SESSION_PREFIX + "{session}"):
-        app.router.add_post(prefix + "/v1/chat/completions", chat_completions)
+        for path, wire in WIRE_FORMATS.items():
+            app.router.add_post(prefix + "/v1" + path, partial(answer, wire=wire))
     control.add_routes(app)
     return app

@@ -56,7 +56,7 @@ _TOOL_KEYS = ("name", "arguments", "id")
 _SCENARIO_KEYS = ("name", "description", "match", "sequence", *_STEP_KEYS)
 _MATCH_KEYS = ("model", "contains", "regex")
 _CHUNK_KINDS = ("content", "error", "disconnect", "end", "stall_ms", "raw", "keepalive")
-_CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob")
+_CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob", "standalone")
 _ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "retry_after_ms", "headers")
 _ERROR_FIELDS = ("message", "type", "code", "param")
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens")
@@ -585,9 +585,15 @@ class _Checker:
                 self.fail(line, f"'raw' in {where} must be non-empty text, got {_kind(value)}")
                 return None
             return Fault("raw", delay, raw=value.encode())
+        standalone = False
+        if "standalone" in item:
+            if kind != "error" or not isinstance(item["standalone"], bool):
+                self.fail(_line_of(item, "standalone"), f"'standalone' in {where} goes with 'error', as true or false")
+            else:
+                standalone = item["standalone"]
         if kind == "error":
             if value is True:
-                return Fault("error", delay, error=MID_STREAM_ERROR)
+                return Fault("error", delay, error=MID_STREAM_ERROR, standalone=standalone)
             spec = self.mapping(value, line, f"'error' in {where}")
             if spec is None:
                 return None
@@ -597,7 +603,7 @@ class _Checker:
                 for key in _ERROR_FIELDS
                 if key in spec
             }
-            return Fault("error", delay, error={**MID_STREAM_ERROR, **fields})
+            return Fault("error", delay, error={**MID_STREAM_ERROR, **fields}, standalone=standalone)
         if value is not True:  # disconnect, end, keepalive
             self.fail(line, f"'{kind}' in {where} must be true, got {value!r}")
             return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from .script import (
@@ -54,6 +54,8 @@ class Ask:
     logprobs: bool = False
     top_logprobs: int = 0
     obfuscation: bool | None = None  # None: the server's default
+    # Request fields a wire format sends back (the Responses API echoes its settings); read-only.
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 # An event of a plan: (due time in seconds after the headers, first, end, fault). With no fault, the content

@@ -87,6 +87,7 @@ class Fault:
     delay_ms: float | None = None  # the wait before it; for a stall, how long nothing is sent
     raw: bytes = b""  # for raw: the bytes, verbatim
     error: Mapping[str, Any] | None = None  # for error: the error object sent in the event
+    standalone: bool = False  # for error, in the Responses API: an `error` event rather than `response.failed`
 
 
 @dataclass(frozen=True)
