@@ -18,7 +18,7 @@ from functools import partial
 
 from aiohttp import web
 
-from . import chat, control, params
+from . import chat, completions, control, models, params
 from .chaos import CHAOS_ERRORS
 from .errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, retry_after_seconds, scripted_error
 from .journal import Entry, journal_body
@@ -285,9 +285,7 @@ async def answer(request: web.Request, wire: WireFormat) -> web.StreamResponse:
     }
     ending = first_ending(plans)
     if ask.stream:
-        response = EventStreamResponse(headers=headers)
-        response.content_type = "text/event-stream"
-        response.charset = "utf-8"
+        response = EventStreamResponse(headers={**headers, **getattr(wire, "STREAM_HEADERS", chat.STREAM_HEADERS)})
         outcome = exchange.outcome = Outcome()
         events = wire.stream_events(plans, ask, envelope)
         await write_events(
@@ -311,6 +309,7 @@ async def answer(request: web.Request, wire: WireFormat) -> web.StreamResponse:
 # The wire formats served, by path below /v1: each is a module rendering plans (see plan.WireFormat).
 WIRE_FORMATS: dict[str, WireFormat] = {
     "/chat/completions": chat,
+    "/completions": completions,
 }
 
 
@@ -321,5 +320,6 @@ def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = N
     for prefix in ("", SESSION_PREFIX + "{session}"):
         for path, wire in WIRE_FORMATS.items():
             app.router.add_post(prefix + "/v1" + path, partial(answer, wire=wire))
+        models.add_routes(app, prefix)
     control.add_routes(app)
     return app

@@ -22,14 +22,13 @@ from typing import Any
 from . import params
 from .errors import invalid
 from .ids import base62, fingerprint
+from .logprobs import logprob_entries
 from .plan import Ask, Plan
 from .script import CONTENT, MID_STREAM_ERROR, REASONING, REFUSAL, TOOL_CALL, Chunk, json_str
 from .tokens import estimate_prompt_tokens, message_text
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
-# Alternatives offered as top_logprobs after the chosen token, with lower logprobs.
-_ALTERNATIVES = (" the", " a", ",", ".", " and", " of", " to", " in", " is", " that", "\n", " it", " for", " on")
-_ALTERNATIVES += (" with", " as", " I", " you", " this", " be", " not")
+STREAM_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8"}
 
 
 def parse_request(body: Mapping[str, Any]) -> Ask:
@@ -136,36 +135,6 @@ def usage_object(plans: list[Plan]) -> dict[str, Any]:
 
 def _compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-# --- log probabilities: made up, but the same for the same token every time ---------------------------------
-
-
-def token_logprob(token: str) -> float:
-    digest = hashlib.blake2b(token.encode(), digest_size=4).digest()
-    return -round((int.from_bytes(digest, "big") % 1000 / 1000) ** 3 * 4, 6)
-
-
-def logprob_entries(chunk: Chunk, top: int) -> list[dict[str, Any]]:
-    """The `logprobs.content` entries of a chunk: one per token, each with `top` alternatives."""
-    entries = []
-    for token in chunk.tokens:
-        logprob = chunk.logprob if chunk.logprob is not None else token_logprob(token)
-        others = [alternative for alternative in _ALTERNATIVES if alternative != token][: max(top - 1, 0)]
-        alternatives = [(token, logprob)] + [
-            (other, round(logprob - 0.8 * (i + 1), 6)) for i, other in enumerate(others)
-        ]
-        entries.append(
-            {
-                "token": token,
-                "logprob": logprob,
-                "bytes": list(token.encode()),
-                "top_logprobs": [
-                    {"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in alternatives[:top]
-                ],
-            }
-        )
-    return entries
 
 
 # --- items ---------------------------------------------------------------------------------------------------

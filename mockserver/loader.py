@@ -562,6 +562,12 @@ class _Checker:
         line = _line_of(item, kind)
         delay = self.number(item, "delay_ms", where) if "delay_ms" in item else None
         delay = None if delay is None else float(delay)
+        standalone = False
+        if "standalone" in item:
+            if kind != "error" or not isinstance(item["standalone"], bool):
+                self.fail(_line_of(item, "standalone"), f"'standalone' in {where} goes with 'error', as true or false")
+            else:
+                standalone = item["standalone"]
         if kind == "content":
             content = self.text(item, "content", where)
             logprob = None
@@ -585,12 +591,6 @@ class _Checker:
                 self.fail(line, f"'raw' in {where} must be non-empty text, got {_kind(value)}")
                 return None
             return Fault("raw", delay, raw=value.encode())
-        standalone = False
-        if "standalone" in item:
-            if kind != "error" or not isinstance(item["standalone"], bool):
-                self.fail(_line_of(item, "standalone"), f"'standalone' in {where} goes with 'error', as true or false")
-            else:
-                standalone = item["standalone"]
         if kind == "error":
             if value is True:
                 return Fault("error", delay, error=MID_STREAM_ERROR, standalone=standalone)

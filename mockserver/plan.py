@@ -54,6 +54,7 @@ class Ask:
     logprobs: bool = False
     top_logprobs: int = 0
     obfuscation: bool | None = None  # None: the server's default
+    text_only: bool = False  # the wire format has room for content alone (legacy completions)
     # Request fields a wire format sends back (the Responses API echoes its settings); read-only.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -201,11 +202,37 @@ def error_latency(reply: ErrorReply, speed: float, rng: random.Random | None) ->
 def make_plans(answer: Answer, ask: Ask, speed: float, rng: random.Random | None = None) -> list[Plan]:
     """One plan per choice the request asks for (`n`): choice i answers with the scenario's i-th alternative
     (they repeat), or all with the one answer."""
+    if ask.text_only:
+        answer = text_only(answer)
     if answer.choices:
         return [make_plan(answer.choices[index % len(answer.choices)], ask, speed, rng) for index in range(ask.n)]
     if answer.jitter_ms and rng is not None:  # each choice draws its own jitter
         return [make_plan(answer, ask, speed, rng) for _ in range(ask.n)]
     return [make_plan(answer, ask, speed, rng)] * ask.n
+
+
+def text_only(answer: Answer) -> Answer:
+    """The answer reduced to its content, for a wire format without reasoning, refusals or tool calls. Time
+    passes as scripted: every other chunk becomes a silent wait as long as its delay."""
+    cached = answer.cache.get("text-only")
+    if cached is None:
+        items: list[Chunk | Fault] = []
+        seen = 0  # chunks so far: the first waits ttft_ms, the others interval_ms, as the scheduler has it
+        for item in answer.items:
+            if not isinstance(item, Chunk):
+                items.append(item)
+                continue
+            delay = item.delay_ms
+            if delay is None:
+                delay = answer.ttft_ms if seen == 0 else answer.interval_ms
+            seen += 1
+            items.append(replace(item, delay_ms=delay) if item.kind == CONTENT else Fault("stall", delay))
+        finish = "stop" if answer.finish_reason == "tool_calls" else answer.finish_reason
+        choices = tuple(text_only(choice) for choice in answer.choices)
+        cached = answer.cache["text-only"] = replace(
+            answer, items=tuple(items), tool_calls=(), finish_reason=finish, choices=choices, cache={}
+        )
+    return cached
 
 
 def first_ending(plans: list[Plan]) -> Fault | None:
