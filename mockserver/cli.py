@@ -104,6 +104,7 @@ SERVE_OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any]] = {
     "chaos": ("MOCKSERVER_CHAOS", _chaos_spec, None),
     "seed": ("MOCKSERVER_SEED", _seed, 0),
     "report": ("MOCKSERVER_REPORT", _flag, False),
+    "obfuscation": ("MOCKSERVER_OBFUSCATION", _flag, True),
     "log_level": ("MOCKSERVER_LOG_LEVEL", _log_level, "info"),
 }
 
@@ -149,6 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     option("--seed", metavar="N", help="seed for ids, chaos draws and jitter: the same seed repeats a run exactly")
     option("--report", action="store_true", help="print the client verdicts when the server stops")
+    serve.add_argument(
+        "--no-obfuscation",
+        dest="obfuscation",
+        action="store_const",
+        const=False,
+        default=None,
+        help="leave the obfuscation padding out of stream chunks unless a request asks for it "
+        "(env MOCKSERVER_OBFUSCATION=0)",
+    )
     option("--log-level", metavar="LEVEL", help="debug, info, warning or error")
 
     validate = commands.add_parser(
@@ -235,6 +245,7 @@ async def _serve(
         journal_size=args.journal_size,
         seed=args.seed,
         chaos=args.chaos,
+        obfuscation=args.obfuscation,
     )
     app = create_app(result.scenarios, settings)
     try:
