@@ -236,7 +236,12 @@ def test_watch_reloads_and_keeps_the_last_good_set(cli_server: Any, tmp_path: Pa
 def test_options_come_from_the_environment_too(cli_server: Any, tmp_path: Path) -> None:
     (tmp_path / "env.yaml").write_text("scenarios:\n  - {name: default, text: from env}\n")
     server = cli_server(
-        env={"MOCKSERVER_SCENARIOS": str(tmp_path), "MOCKSERVER_API_KEY": "sk-env", "MOCKSERVER_SPEED": "0"}
+        env={
+            "MOCKSERVER_SCENARIOS": str(tmp_path),
+            "MOCKSERVER_API_KEY": "sk-env",
+            "MOCKSERVER_SPEED": "0",
+            "MOCKSERVER_OBFUSCATION": "0",
+        }
     )
     assert "  delays off (--speed 0)" in server.stdout_first_lines
     request = urllib.request.Request(
@@ -247,6 +252,8 @@ def test_options_come_from_the_environment_too(cli_server: Any, tmp_path: Path) 
     assert (
         json.loads(urllib.request.urlopen(request, timeout=10).read())["choices"][0]["message"]["content"] == "from env"
     )
+    request.data = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": true}'
+    assert b"obfuscation" not in urllib.request.urlopen(request, timeout=10).read()
 
 
 def test_a_flag_wins_over_its_variable_and_bad_values_name_the_variable() -> None:
