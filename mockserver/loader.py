@@ -344,25 +344,33 @@ class _Checker:
                     self.fail(_line_of(rules, "regex"), f"'regex' in {where} is not a valid regular expression: {exc}")
         return Match(model=model, contains=contains, regex=regex)
 
-    def sequence(self, data: Mapping[str, Any], where: str) -> list[Step]:
-        items = data["sequence"]
-        line = _line_of(data, "sequence")
+    def listed(
+        self, data: Mapping[str, Any], key: str, where: str, label: str, allowed: Sequence[str]
+    ) -> list[tuple[Mapping[str, Any], int, str]] | None:
+        """The mappings of the non-empty list `data[key]` (its keys checked against `allowed`), each with its
+        line and its name in messages ("step 2 of scenario 'x'"); None when the list itself is wrong. An item
+        that is not a mapping is reported and left out."""
+        items = data[key]
         if not isinstance(items, list) or not items:
-            self.fail(line, f"'sequence' in {where} must be a non-empty list of steps, got {_kind(items)}")
+            self.fail(_line_of(data, key), f"'{key}' in {where} must be a non-empty list, got {_kind(items)}")
+            return None
+        result = []
+        for index, item in enumerate(items):
+            line = _line_of(items, index) or _line_of(data, key)
+            item_where = f"{label} {index + 1} of {where}"
+            mapping = self.mapping(item, line, item_where)
+            if mapping is not None:
+                self.keys(mapping, allowed, item_where)
+                result.append((mapping, line, item_where))
+        return result
+
+    def sequence(self, data: Mapping[str, Any], where: str) -> list[Step]:
+        listed = self.listed(data, "sequence", where, "step", _STEP_KEYS)
+        if listed is None:
             return []
         inherited = self.settings(data, where)
-        steps = []
-        for index, item in enumerate(items):
-            step_line = _line_of(items, index) or line
-            step_where = f"step {index + 1} of {where}"
-            step_data = self.mapping(item, step_line, step_where)
-            if step_data is None:
-                continue
-            self.keys(step_data, _STEP_KEYS, step_where)
-            step = self.step(step_data, step_line, step_where, inherited)
-            if step is not None:
-                steps.append(step)
-        return steps
+        steps = (self.step(step, line, step_where, inherited) for step, line, step_where in listed)
+        return [step for step in steps if step is not None]
 
     # --- step: a scenario's own answer, or one step of a sequence ---
 
@@ -433,41 +441,24 @@ class _Checker:
 
     def choices(self, data: Mapping[str, Any], where: str, settings: Mapping[str, Any]) -> Answer | None:
         """Per-choice answers for requests with n > 1; the first also answers n = 1."""
-        items = data["choices"]
-        if not isinstance(items, list) or not items:
-            self.fail(_line_of(data, "choices"), f"'choices' in {where} must be a non-empty list, got {_kind(items)}")
+        listed = self.listed(data, "choices", where, "choice", _CHOICE_KEYS)
+        if listed is None:
             return None
         answers = []
-        for index, item in enumerate(items):
-            choice_where = f"choice {index + 1} of {where}"
-            choice = self.mapping(item, _line_of(items, index) or _line_of(data, "choices"), choice_where)
-            if choice is None:
-                continue
-            self.keys(choice, _CHOICE_KEYS, choice_where)
+        for choice, _, choice_where in listed:
             if not any(key in choice for key in _CHOICE_KEYS[:-1]):
                 self.fail(_line_of(choice), f"{choice_where} has no answer; give {', '.join(_CHOICE_KEYS[:-1])}")
                 continue
             answer = self.answer(choice, choice_where, {**settings, **self.settings(choice, choice_where)})
             if answer is not None:
                 answers.append(answer)
-        if len(answers) != len(items):
+        if len(answers) != len(data["choices"]):
             return None
         return replace(answers[0], choices=tuple(answers))
 
     def tool_calls(self, data: Mapping[str, Any], where: str) -> tuple[ToolCall, ...]:
-        items = data["tool_calls"]
-        if not isinstance(items, list) or not items:
-            self.fail(
-                _line_of(data, "tool_calls"), f"'tool_calls' in {where} must be a non-empty list, got {_kind(items)}"
-            )
-            return ()
-        calls = []
-        for index, item in enumerate(items):
-            call_where = f"tool call {index + 1} of {where}"
-            call = self.mapping(item, _line_of(items, index) or _line_of(data, "tool_calls"), call_where)
-            if call is None:
-                continue
-            self.keys(call, _TOOL_KEYS, call_where)
+        calls: list[ToolCall] = []
+        for call, _, call_where in self.listed(data, "tool_calls", where, "tool call", _TOOL_KEYS) or ():
             name = self.text(call, "name", call_where) if "name" in call else None
             if not name:
                 self.fail(_line_of(call, "name"), f"{call_where} needs a 'name': the function called")
@@ -483,7 +474,7 @@ class _Checker:
                 )
                 continue
             call_id = self.text(call, "id", call_where) if "id" in call else None
-            calls.append(ToolCall(index=index, name=name, arguments=arguments, id=call_id or None))
+            calls.append(ToolCall(index=len(calls), name=name, arguments=arguments, id=call_id or None))
         return tuple(calls)
 
     def settings(self, data: Mapping[str, Any], where: str) -> dict[str, Any]:

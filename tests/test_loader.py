@@ -142,7 +142,7 @@ def test_sequence_steps_inherit_scenario_settings() -> None:
 
 def test_sequence_problems() -> None:
     assert problems("scenarios:\n  - name: s\n    sequence: []\n") == [
-        "s.yaml:3: 'sequence' in scenario 's' must be a non-empty list of steps, got a list"
+        "s.yaml:3: 'sequence' in scenario 's' must be a non-empty list, got a list"
     ]
     assert problems("scenarios:\n  - name: s\n    text: x\n    sequence:\n      - text: y\n") == [
         "s.yaml:3: scenario 's' has both 'sequence' and 'text'; the steps hold the answers"
