@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "client saw it. Needs the openai package (pip install 'mockserver[demo]').",
     )
     walkthrough.add_argument("--scenario", metavar="NAME", help="run only this bundled scenario (any of them)")
-    walkthrough.add_argument("--speed", type=_speed, default=1.0, metavar="F", help="divide every delay by F")
+    walkthrough.add_argument("--speed", type=_speed, default=1.0, metavar="F", help="divide delays by F (0 = none)")
     return parser
 
 

@@ -50,6 +50,7 @@ class Seen:
 
 
 def run(args: argparse.Namespace) -> int:
+    """`mockserver demo [--scenario NAME] [--speed F]`; the SDK is imported here, as only the demo needs it."""
     try:
         import openai
     except ImportError:
