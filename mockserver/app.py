@@ -18,7 +18,7 @@ from functools import partial
 
 from aiohttp import web
 
-from . import chat, completions, control, models, params
+from . import chat, completions, control, models, params, responses
 from .chaos import CHAOS_ERRORS
 from .errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, retry_after_seconds, scripted_error
 from .journal import Entry, journal_body
@@ -285,7 +285,7 @@ async def answer(request: web.Request, wire: WireFormat) -> web.StreamResponse:
     }
     ending = first_ending(plans)
     if ask.stream:
-        response = EventStreamResponse(headers={**headers, **getattr(wire, "STREAM_HEADERS", chat.STREAM_HEADERS)})
+        response = EventStreamResponse(headers={**headers, **wire.STREAM_HEADERS})
         outcome = exchange.outcome = Outcome()
         events = wire.stream_events(plans, ask, envelope)
         await write_events(
@@ -310,6 +310,7 @@ async def answer(request: web.Request, wire: WireFormat) -> web.StreamResponse:
 WIRE_FORMATS: dict[str, WireFormat] = {
     "/chat/completions": chat,
     "/completions": completions,
+    "/responses": responses,
 }
 
 

@@ -10,7 +10,6 @@ run of chunks due together is the common head joined with their items.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import json
 import random
@@ -20,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import params
+from .encode import compact, json_str, padding
 from .errors import invalid
 from .ids import base62, fingerprint
 from .logprobs import logprob_entries
 from .plan import Ask, Plan
-from .script import CONTENT, MID_STREAM_ERROR, REASONING, REFUSAL, TOOL_CALL, Chunk, json_str
+from .script import CONTENT, MID_STREAM_ERROR, REASONING, REFUSAL, TOOL_CALL, Chunk
 from .tokens import estimate_prompt_tokens, message_text
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
@@ -133,18 +133,7 @@ def usage_object(plans: list[Plan]) -> dict[str, Any]:
     }
 
 
-def _compact(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 # --- items ---------------------------------------------------------------------------------------------------
-
-
-def _obfuscation(seed: str) -> bytes:
-    """The `obfuscation` padding the real API adds to every chunk: 0 to 15 characters. Derived from the chunk,
-    so a script's bytes do not change from run to run."""
-    digest = hashlib.blake2b(seed.encode(), digest_size=16).digest()
-    return b',"obfuscation":"' + base62(random.Random(digest), digest[0] % 16).encode() + b'"'
 
 
 @dataclass(frozen=True)
@@ -158,10 +147,7 @@ class _Style:
     def end(self, seed: str) -> bytes:
         """The bytes that close a chunk after its choices."""
         return (
-            b"]"
-            + (b',"usage":null' if self.usage else b"")
-            + (_obfuscation(seed) if self.obfuscation else b"")
-            + b"}\n\n"
+            b"]" + (b',"usage":null' if self.usage else b"") + (padding(seed) if self.obfuscation else b"") + b"}\n\n"
         )
 
     def item(self, delta: bytes, seed: str, logprobs: bytes = b"null", finish: bytes = b"null") -> bytes:
@@ -184,7 +170,7 @@ def _delta(chunk: Chunk) -> bytes:
 def _item(chunk: Chunk, position: int, style: _Style) -> bytes:
     logprobs = b"null"
     if style.top is not None and chunk.kind in (CONTENT, REFUSAL):
-        entries = _compact(logprob_entries(chunk, style.top))
+        entries = compact(logprob_entries(chunk, style.top))
         logprobs = (
             b'{"content":' + entries + b',"refusal":null}'
             if chunk.kind == CONTENT
@@ -197,7 +183,7 @@ def _tool_header(plan: Plan, chunk: Chunk, call_id: str, opens: bool, style: _St
     """The first fragment of a tool call: index, id, type and name, with empty arguments. When it opens the
     answer, the role travels in it."""
     call = plan.answer.tool_calls[chunk.tool]  # type: ignore[index]
-    header = _compact(
+    header = compact(
         {"index": call.index, "id": call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
     )
     if opens:
@@ -264,7 +250,7 @@ def _choice_events(
                     yield at, order, run, stop - start, None
                 order += 1
         elif fault.kind == "error":
-            yield at, order, b"data: " + _compact({"error": fault.error or MID_STREAM_ERROR}) + b"\n\n", 1, "error"
+            yield at, order, b"data: " + compact({"error": fault.error or MID_STREAM_ERROR}) + b"\n\n", 1, "error"
             return
         elif fault.kind in ("disconnect", "end"):
             yield at, order, b"", 0, fault.kind
@@ -306,8 +292,8 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[t
     # The last finish (events come in time order) carries the usage chunk and [DONE] with it.
     at, data, chunks = pending  # type: ignore[misc]
     if ask.include_usage:
-        usage = prefix + b'],"usage":' + _compact(usage_object(plans))
-        data += usage + (_obfuscation("usage") if style.obfuscation else b"") + b"}\n\n"
+        usage = prefix + b'],"usage":' + compact(usage_object(plans))
+        data += usage + (padding("usage") if style.obfuscation else b"") + b"}\n\n"
         chunks += 1
     yield at, data + b"data: [DONE]\n\n", chunks
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import params
+from .encode import compact, json_str
 from .errors import invalid
 from .ids import base62
 from .logprobs import logprob_entries
 from .plan import Ask, Plan
-from .script import CONTENT, MID_STREAM_ERROR, Chunk, json_str
+from .script import CONTENT, MID_STREAM_ERROR, Chunk
 from .tokens import count_tokens
 
 STREAM_HEADERS = {
@@ -82,10 +83,6 @@ def make_envelope(plans: list[Plan], rng: random.Random) -> Envelope:
     return Envelope(id="cmpl-" + base62(rng, 29), created=int(time.time()))
 
 
-def _compact(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def _logprobs(chunks: list[Chunk], top: int, offset: int) -> dict[str, Any]:
     """The legacy logprobs shape: parallel lists of tokens, their logprobs, alternatives and text offsets."""
     entries = [entry for chunk in chunks for entry in logprob_entries(chunk, max(top, 1))]
@@ -108,7 +105,7 @@ def _echo(ask: Ask, choice: int) -> str:
 
 
 def _choice(ask: Ask, index: int, text: str, chunks: list[Chunk], offset: int, finish: str | None) -> bytes:
-    logprobs = _compact(_logprobs(chunks, ask.top_logprobs, offset)) if ask.logprobs else b"null"
+    logprobs = compact(_logprobs(chunks, ask.top_logprobs, offset)) if ask.logprobs else b"null"
     finish_json = json_str(finish).encode() if finish else b"null"
     return (
         b'{"text":' + json_str(text).encode() + b',"index":' + str(index).encode()
@@ -162,7 +159,7 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[t
             yield at, data, 0
         elif kind == "error":
             error = next(plan.ending.error for plan in plans if plan.ending is not None) or MID_STREAM_ERROR
-            yield at, b"data: " + _compact({"error": error}) + b"\n\ndata: [DONE]\n\n", 1
+            yield at, b"data: " + compact({"error": error}) + b"\n\ndata: [DONE]\n\n", 1
             return
         else:  # disconnect or end: the stream stops here
             yield at, b"", 0
@@ -174,7 +171,7 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[t
                 f'data: {{"id":"{envelope.id}","object":"text_completion","created":{envelope.created},'
                 f'"model":{model},"usage":'
             ).encode()
-            + _compact(usage_object(plans))
+            + compact(usage_object(plans))
             + b',"choices":[]}\n\n'
         )
     yield last_at, final + b"data: [DONE]\n\n", int(ask.include_usage)

@@ -31,6 +31,8 @@ class WireFormat(Protocol):
     """A wire format (a module: chat, completions, responses) renders plans, one per choice; the pipeline
     around it is shared."""
 
+    STREAM_HEADERS: Mapping[str, str]  # headers of its streams, the content type among them
+
     def parse_request(self, body: Mapping[str, Any]) -> Ask: ...
 
     def make_envelope(self, plans: list[Plan], rng: random.Random) -> Any: ...

@@ -7,7 +7,6 @@ path only has to assemble.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,17 +14,13 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from .chaos import ChaosSpec
+from .encode import json_str
 from .tokens import split_tokens
 
 FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
 
 # What a chunk carries. A tool call streams as a header chunk (its id and name, no tokens), then its arguments.
 CONTENT, REASONING, REFUSAL, TOOL_CALL, ARGUMENTS = "content", "reasoning", "refusal", "tool_call", "arguments"
-
-
-def json_str(text: str) -> str:
-    """A string as compact JSON, as the real API writes it (non-ASCII kept as UTF-8)."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,26 @@
+"""JSON as the real API writes it on the wire, shared by the wire formats."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from typing import Any
+
+from .ids import base62
+
+
+def json_str(text: str) -> str:
+    """A string as compact JSON, non-ASCII kept as UTF-8."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def compact(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def padding(seed: str) -> bytes:
+    """The `"obfuscation"` field the real API adds to stream events: 0 to 15 characters that blur their sizes.
+    Derived from `seed` (the chunk), so a script's bytes do not change from run to run."""
+    digest = hashlib.blake2b(seed.encode(), digest_size=16).digest()
+    return b',"obfuscation":"' + base62(random.Random(digest), digest[0] % 16).encode() + b'"'
