@@ -50,16 +50,7 @@ def parse_request(body: Mapping[str, Any]) -> Ask:
         where = f"messages[{index}]"
         if not isinstance(message, Mapping):
             raise params.wrong_type(where, "an object", message)
-        if "role" not in message:
-            raise invalid(f"Missing required parameter: '{where}.role'.", f"{where}.role", "missing_required_parameter")
-        role = message["role"]
-        if role not in ROLES:
-            supported = ", ".join(f"'{name}'" for name in ROLES[:-1]) + f", and '{ROLES[-1]}'"
-            raise invalid(
-                f"Invalid value: {json.dumps(role)}. Supported values are: {supported}.",
-                f"{where}.role",
-                "invalid_value",
-            )
+        role = params.role(message, where, ROLES)
         content = message.get("content")
         if content is None and role in ("system", "user", "developer", "tool"):
             raise invalid(

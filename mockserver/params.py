@@ -3,6 +3,7 @@ wire format."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -77,4 +78,17 @@ def flag(options: Mapping[str, Any], key: str, default: bool, where: str = "stre
         return default
     if not isinstance(value, bool):
         raise wrong_type(f"{where}.{key}", "a boolean", value)
+    return value
+
+
+def role(message: Mapping[str, Any], where: str, roles: tuple[str, ...]) -> str:
+    """A message's `role`, required and one of `roles`."""
+    if "role" not in message:
+        raise invalid(f"Missing required parameter: '{where}.role'.", f"{where}.role", "missing_required_parameter")
+    value = message["role"]
+    if value not in roles:
+        supported = ", ".join(f"'{name}'" for name in roles[:-1]) + f", and '{roles[-1]}'"
+        raise invalid(
+            f"Invalid value: {json.dumps(value)}. Supported values are: {supported}.", f"{where}.role", "invalid_value"
+        )
     return value

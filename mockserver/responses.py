@@ -122,7 +122,7 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str]:
             raise params.wrong_type(where, "an object", item)
         kind = item.get("type") or "message"
         if kind == "message":
-            role = _role(item, where)
+            role = params.role(item, where, ROLES)
             content = item.get("content")
             if content is None:
                 raise invalid(
@@ -139,18 +139,6 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str]:
             messages.append({"role": "tool", "content": item.get("output")})
         # Other items (reasoning, item references, ...) carry no text the estimate counts.
     return messages, last_user
-
-
-def _role(item: Mapping[str, Any], where: str) -> str:
-    if "role" not in item:
-        raise invalid(f"Missing required parameter: '{where}.role'.", f"{where}.role", "missing_required_parameter")
-    role = item["role"]
-    if role not in ROLES:
-        supported = ", ".join(f"'{name}'" for name in ROLES[:-1]) + f", and '{ROLES[-1]}'"
-        raise invalid(
-            f"Invalid value: {json.dumps(role)}. Supported values are: {supported}.", f"{where}.role", "invalid_value"
-        )
-    return role
 
 
 def _tools(body: Mapping[str, Any]) -> list[Any]:
