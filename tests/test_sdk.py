@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -183,3 +184,60 @@ def test_environment_variables_are_enough(server: RunningServer, monkeypatch: py
     monkeypatch.setenv("OPENAI_API_KEY", "anything")
     answer = openai.OpenAI().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "a poem?"}])
     assert answer.choices[0].message.content.startswith("Autumn moonlight")
+
+
+def test_stream_helper_accumulates_every_kind_of_delta(server: RunningServer) -> None:
+    """The `.stream()` helper concatenates string deltas: a repeated id, type or name would show here."""
+    sdk = client(server)
+    with sdk.chat.completions.stream(model="parallel-tool-calls", messages=USER) as stream:
+        final = stream.get_final_completion()
+    calls = final.choices[0].message.tool_calls
+    assert [(c.type, c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+        ("function", "get_weather", {"city": "Paris"}),
+        ("function", "get_weather", {"city": "Tokyo"}),
+    ]
+    assert calls[1].id == "call_tokyo" and calls[0].id.startswith("call_") and calls[0].id != calls[1].id
+    assert final.choices[0].finish_reason == "tool_calls"
+    with sdk.chat.completions.stream(model="text-then-tool-call", messages=USER) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == "Let me look that up."
+    assert final.choices[0].message.tool_calls[0].function.name == "search"
+    with sdk.chat.completions.stream(model="refusal", messages=USER) as stream:
+        refusals = [event.delta for event in stream if event.type == "refusal.delta"]
+        final = stream.get_final_completion()
+    assert "".join(refusals) == final.choices[0].message.refusal == "I'm sorry, but I can't help with that request."
+    assert final.choices[0].message.content is None
+    with sdk.chat.completions.stream(model="three-choices", messages=USER, n=3) as stream:
+        final = stream.get_final_completion()
+    assert [c.message.content for c in final.choices] == [
+        "Paris.",
+        "The capital of France is Paris.",
+        "Paris, on the Seine.",
+    ]
+    assert final.choices[0].message.role == "assistant"
+
+
+def test_reasoning_and_logprobs_reach_the_client(server: RunningServer) -> None:
+    stream = client(server).chat.completions.create(model="reasoning", messages=USER, stream=True)
+    reasoning = "".join(
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content", "") for c in stream if c.choices
+    )
+    assert reasoning.startswith("The question asks for the product")
+    stream = client(server).chat.completions.create(
+        model="logprobs", messages=USER, stream=True, logprobs=True, top_logprobs=2
+    )
+    entries = [e for c in stream if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content or []]
+    assert [e.token for e in entries] == ["The", " sky", " is", " blue", "."]
+    assert entries[3].logprob == -0.42 and len(entries[3].top_logprobs) == 2
+
+
+async def test_async_stream_helper_with_tool_calls(server: RunningServer) -> None:
+    async_client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-test")
+    async with async_client.chat.completions.stream(model="tool-call", messages=USER) as stream:
+        final = await stream.get_final_completion()
+    (call,) = final.choices[0].message.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == (
+        "get_weather",
+        {"city": "Paris", "unit": "celsius"},
+    )
+    await async_client.close()
