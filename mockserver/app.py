@@ -13,7 +13,7 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from functools import partial
 
 from aiohttp import web
@@ -21,7 +21,7 @@ from aiohttp import web
 from . import chat, completions, control, models, params, responses
 from .chaos import CHAOS_ERRORS
 from .errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, retry_after_seconds, scripted_error
-from .journal import Entry, journal_body
+from .journal import Entry, kept_body
 from .plan import WireFormat, error_latency, first_ending, inject, make_plans
 from .script import MID_STREAM_ERROR, ErrorReply, Fault, Scenario, Step
 from .selection import Selection, Selector
@@ -55,7 +55,7 @@ class Exchange:
     entry: Entry | None = None
     selection: Selection | None = None
     outcome: Outcome | None = None
-    faults: list[str] = field(default_factory=list)  # scripted or drawn faults this answer plays
+    faults: tuple[str, ...] = ()  # scripted or drawn faults this answer plays
     chaos: str | None = None  # what the chaos draw gave
     stalled: float = 0.0  # seconds the answer stalls
     retry_after: float | None = None  # seconds an error answer asked the client to wait
@@ -213,7 +213,7 @@ def base_headers(exchange: Exchange) -> dict[str, str]:
 async def read_json(request: web.Request, exchange: Exchange) -> dict:
     raw = await request.read()
     if exchange.entry is not None:
-        exchange.entry.body = journal_body(raw)
+        exchange.entry.body = kept_body(raw)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -271,10 +271,10 @@ async def answer(request: web.Request, wire: WireFormat) -> web.StreamResponse:
         await sleep_until(exchange.start + error_latency(step, state.settings.speed, rng))
         raise scripted_error(step, ask.model)
     if ask.obfuscation is None:
-        ask = replace(ask, obfuscation=state.settings.obfuscation)
+        ask.obfuscation = state.settings.obfuscation
     plans = make_plans(step, ask, state.settings.speed, rng)
     timeline = plans[0].timeline
-    exchange.faults = plans[0].faults
+    exchange.faults = timeline.faults
     exchange.stalled = timeline.stalled
     envelope = wire.make_envelope(plans, state.rng)
     start = exchange.start + timeline.latency

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from functools import lru_cache
 from typing import Any
 
 from .ids import base62
@@ -19,6 +20,7 @@ def compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+@lru_cache(maxsize=8192)
 def padding(seed: str) -> bytes:
     """The `"obfuscation"` field the real API adds to stream events: 0 to 15 characters that blur their sizes.
     Derived from `seed` (the chunk), so a script's bytes do not change from run to run."""

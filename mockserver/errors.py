@@ -10,6 +10,7 @@ import json
 import math
 import time
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from http import HTTPStatus
 
 from aiohttp import web
@@ -80,7 +81,9 @@ def go_duration(seconds: float) -> str:
     return f"{int(minutes)}m{rest:g}s"
 
 
+@lru_cache(maxsize=1024)
 def ratelimit_headers(remaining_requests: int, remaining_tokens: int, reset_seconds: float = 0.0) -> dict[str, str]:
+    """The x-ratelimit-* headers; cached, so the same dict comes back for the same counts: copy, never change."""
     return {
         "x-ratelimit-limit-requests": str(RATE_LIMITS["requests"]),
         "x-ratelimit-limit-tokens": str(RATE_LIMITS["tokens"]),

@@ -26,7 +26,9 @@ class Entry:
     session: str | None
     retry_count: int | None  # the x-stainless-retry-count header the SDKs send: 0, 1, 2...
     headers: dict[str, str]
-    body: Any = None  # the JSON body; text when it is not JSON
+    # In the server, the raw bytes: kept as they came, they cost the garbage collector nothing to hold. The
+    # JSON form decodes them (the JSON the client sent; text when it is not JSON).
+    body: Any = None
     scenario: str | None = None
     step: int | None = None
     status: int | None = None
@@ -40,13 +42,19 @@ class Entry:
     should_retry: bool | None = None  # an error answer's x-should-retry header
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if isinstance(self.body, bytes):
+            data["body"] = decoded(self.body)
+        return data
 
 
-def journal_body(raw: bytes) -> Any:
-    """The body as JSON when it parses, as text otherwise; a note when it is too large to keep."""
-    if len(raw) > MAX_KEPT_BODY:
-        return f"<{len(raw)} bytes, not kept>"
+def kept_body(raw: bytes) -> bytes | str:
+    """What the journal keeps of a body: the bytes, or a note when they are too large to keep."""
+    return raw if len(raw) <= MAX_KEPT_BODY else f"<{len(raw)} bytes, not kept>"
+
+
+def decoded(raw: bytes) -> Any:
+    """A kept body as JSON when it parses, as text otherwise."""
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -7,7 +7,7 @@ decides what is said or when.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -42,7 +42,7 @@ class WireFormat(Protocol):
     def completion_body(self, plans: list[Plan], ask: Ask, envelope: Any) -> bytes: ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class Ask:
     """What the pipeline needs from a request, whatever its wire format."""
 
@@ -76,6 +76,11 @@ class Timeline:
     latency: float  # seconds before the status line and headers
     stalled: float  # seconds of stalls, for the journal
     ending: Fault | None  # a fault that ends the stream in place of the finish
+    faults: tuple[str, ...] = field(init=False)  # the kinds of the faults played, in order, for the journal
+
+    def __post_init__(self) -> None:
+        played = [fault.kind for *_, fault in self.events if fault is not None and fault.kind != "raw"]
+        object.__setattr__(self, "faults", (*played, *(["stall"] if self.stalled else [])))
 
 
 @dataclass(frozen=True)
@@ -112,31 +117,36 @@ class Plan:
             return self.answer.content
         return text_of(self.chunks, CONTENT)
 
+    def _derived(self, key: str, compute: Callable[[tuple[Chunk, ...]], Any]) -> Any:
+        """`compute(chunks)`, once per answer when the plan sends all of it (it is the same for every request)."""
+        if self.truncated:
+            return compute(self.chunks)
+        cache = self.answer.cache
+        if key not in cache:
+            cache[key] = compute(self.chunks)
+        return cache[key]
+
     def text(self, kind: str) -> str:
         """The text of one kind this plan sends: content, reasoning or refusal."""
-        return self.content if kind == CONTENT else text_of(self.chunks, kind)
+        return self.content if kind == CONTENT else self._derived(kind, lambda chunks: text_of(chunks, kind))
 
     @property
     def reasoning_tokens(self) -> int:
-        return tokens_of(self.chunks, REASONING)
+        return self._derived("reasoning tokens", lambda chunks: tokens_of(chunks, REASONING))
 
     @property
     def tool_calls(self) -> list[tuple[ToolCall, str]]:
         """The tool calls this plan sends, each with the arguments text it gets (cut short by max_tokens)."""
+        return self._derived("tool calls", self._tool_calls)
+
+    def _tool_calls(self, chunks: tuple[Chunk, ...]) -> list[tuple[ToolCall, str]]:
         sent: dict[int, list[str]] = {}
-        for chunk in self.chunks:
+        for chunk in chunks:
             if chunk.kind == TOOL_CALL:
                 sent[chunk.tool] = []  # type: ignore[index]
             elif chunk.kind == ARGUMENTS:
                 sent[chunk.tool].append(chunk.content)  # type: ignore[index]
         return [(call, "".join(sent[call.index])) for call in self.answer.tool_calls if call.index in sent]
-
-    @property
-    def faults(self) -> list[str]:
-        """The kinds of the faults this answer plays, in order."""
-        return [fault.kind for *_, fault in self.events if fault is not None and fault.kind != "raw"] + (
-            ["stall"] if self.timeline.stalled else []
-        )
 
 
 def schedule(answer: Answer, speed: float, rng: random.Random | None = None) -> Timeline:
