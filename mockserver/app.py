@@ -12,9 +12,11 @@ import contextvars
 import json
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from aiohttp import web
 
@@ -60,6 +62,7 @@ class Exchange:
     stalled: float = 0.0  # seconds the answer stalls
     retry_after: float | None = None  # seconds an error answer asked the client to wait
     should_retry: str | None = None  # the x-should-retry header of an error answer
+    ended: str | None = None  # how an answer that is not a stream ended, when not normally
 
 
 # The middleware and the handler run in the same task, so the handler finds its exchange here.
@@ -88,6 +91,8 @@ async def api_middleware(request: web.Request, handler: Callable[[web.Request], 
     session = path_session or request.headers.get("X-Mock-Session") or ""
     exchange = Exchange(asyncio.get_running_loop().time(), state.request_id(), session)
     _exchange.set(exchange)
+    if session:
+        state.touch(session)
     is_api = path.startswith("/v1/")
     if is_api:
         headers = {name.lower(): value for name, value in request.headers.items() if name.lower() != "authorization"}
@@ -114,13 +119,21 @@ async def api_middleware(request: web.Request, handler: Callable[[web.Request], 
         if request.transport is not None:
             request.transport.close()
         status = None
-        exchange.outcome = Outcome(ended=FAULT)
+        exchange.ended = FAULT
         return web.Response(status=500)  # never sent: the connection is closed
     except asyncio.CancelledError:
         # The server cancels the handler of a client that went away (or everything, when it stops). A stream
         # had already sent its 200; anything else sent nothing.
         status = 200 if exchange.outcome is not None else None
         raise
+    except Exception:
+        # A bug: say so in the log, and still answer in the API's format.
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        status = 500
+        error = ApiError(
+            500, "The server had an error while processing your request. Sorry about that!", "server_error"
+        )
+        return error.response(base_headers(exchange))
     finally:
         _finish(request, exchange, status)
 
@@ -167,18 +180,24 @@ def _finish(request: web.Request, exchange: Exchange, status: int | None) -> Non
     elapsed = asyncio.get_running_loop().time() - exchange.start
     selection, outcome, entry = exchange.selection, exchange.outcome, exchange.entry
     if outcome is None:
-        outcome = Outcome(ended=COMPLETED if status is not None else DISCONNECTED)
+        outcome = Outcome(ended=exchange.ended or (COMPLETED if status is not None else DISCONNECTED))
     if entry is not None:
         entry.status = status
         entry.duration_ms = round(elapsed * 1000, 3)
         entry.ended, entry.chunks = outcome.ended, outcome.chunks
         if selection is not None:
-            entry.scenario, entry.step = selection.scenario.name, selection.step_number
+            entry.scenario, entry.step, entry.chosen_by = (
+                selection.scenario.name,
+                selection.step_number,
+                selection.reason,
+            )
         entry.fault = ", ".join(exchange.faults) or None
         entry.chaos = exchange.chaos
         entry.stall_ms = round(exchange.stalled * 1000, 3) if exchange.stalled else None
         entry.retry_after = exchange.retry_after
         entry.should_retry = {"true": True, "false": False}.get(exchange.should_retry or "")
+    if not log.isEnabledFor(logging.INFO):
+        return
     parts = [request.method, request.path, str(status or "-")]
     if selection is not None:
         step = (
@@ -193,20 +212,24 @@ def _finish(request: web.Request, exchange: Exchange, status: int | None) -> Non
         parts.append(f"fault={','.join(exchange.faults)}")
     if exchange.outcome is not None:  # a stream
         parts.append(f"chunks={outcome.chunks} {outcome.ended}")
-    elif outcome.ended != COMPLETED:
+    elif outcome.ended not in (COMPLETED, FAULT):  # an answer cut by a fault already says fault=
         parts.append(outcome.ended)
     parts.append(f"{elapsed * 1000:.0f}ms")
     log.info(" ".join(parts))
 
 
+def processing_ms(exchange: Exchange) -> str:
+    """`openai-processing-ms`: the time until the answer's headers."""
+    return str(max(1, round((asyncio.get_running_loop().time() - exchange.start) * 1000)))
+
+
 def base_headers(exchange: Exchange) -> dict[str, str]:
     """Headers the real API sends on every answer."""
-    elapsed_ms = (asyncio.get_running_loop().time() - exchange.start) * 1000
     return {
         "x-request-id": exchange.request_id,
         "access-control-expose-headers": "X-Request-ID",
         "openai-version": OPENAI_VERSION,
-        "openai-processing-ms": str(max(1, round(elapsed_ms))),
+        "openai-processing-ms": processing_ms(exchange),
     }
 
 
@@ -215,13 +238,29 @@ async def read_json(request: web.Request, exchange: Exchange) -> dict:
     if exchange.entry is not None:
         exchange.entry.body = kept_body(raw)
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = parse_json(raw)
+    except (ValueError, UnicodeError, RecursionError):
         raise invalid(_BAD_JSON) from None
     if not isinstance(body, dict):
         raise invalid(
             f"Invalid body: expected a JSON object, but got {params.type_name(body)} instead.", code="invalid_type"
         )
+    return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON as the real API reads it: NaN and Infinity are not JSON, and a string holding half of a surrogate
+    pair cannot be text (it could never be answered, or journaled, as UTF-8)."""
+    body = json.loads(raw, parse_constant=_no_constant)
+    if _LONE_SURROGATE.search(raw):  # rare: check the decoded text only when an escaped surrogate is there
+        json.dumps(body, ensure_ascii=False).encode()
     return body
 
 
@@ -300,7 +339,7 @@ async def answer(request: web.Request, wire: WireFormat) -> web.StreamResponse:
         raise ApiError(500, error["message"], error["type"], error["param"], error["code"])
     if ending is not None and ending.kind == "disconnect":
         raise ConnectionCut
-    headers["openai-processing-ms"] = base_headers(exchange)["openai-processing-ms"]
+    headers["openai-processing-ms"] = processing_ms(exchange)
     return web.Response(
         body=wire.completion_body(plans, ask, envelope), content_type="application/json", headers=headers
     )

@@ -21,14 +21,6 @@ KINDS = ("rate_limit", "server_error", "overloaded", "disconnect", "stall", "err
 CHAOS_ERRORS = {"rate_limit": 429, "server_error": 500, "overloaded": 503}
 # Settings that are not probabilities, with their defaults.
 SETTINGS = {"stall_ms": 10000.0, "retry_after": 1.0}
-DESCRIPTIONS = {
-    "rate_limit": "a 429 rate-limit error, with retry-after",
-    "server_error": "a 500 error",
-    "overloaded": "a 503 'model overloaded' error",
-    "disconnect": "the connection is cut after a random number of content chunks",
-    "stall": "nothing is sent for stall_ms, after a random number of content chunks",
-    "error_event": "an error event in the stream (status 200), after a random number of content chunks",
-}
 
 
 class ChaosError(ValueError):

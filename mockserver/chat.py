@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import params
-from .encode import compact, json_str, padding
+from .encode import compact, ending_bytes, json_str, padding
 from .errors import invalid
 from .ids import base62, fingerprint
 from .logprobs import logprob_entries
 from .plan import Ask, Plan
-from .script import CONTENT, MID_STREAM_ERROR, REASONING, REFUSAL, TOOL_CALL, Chunk
+from .script import CONTENT, ENDINGS, REASONING, REFUSAL, TOOL_CALL, Chunk
 from .tokens import estimate_prompt_tokens, message_text
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
@@ -191,10 +191,10 @@ def _items(plan: Plan, choice: int, envelope: Envelope, style: _Style) -> list[b
     cached = plan.answer.cache.get(key)
     if cached is None:
         cached = plan.answer.cache[key] = [_item(chunk, i, style) for i, chunk in enumerate(plan.answer.chunks)]
-    if not (plan.truncated or plan.answer.tool_calls or choice):
-        return cached
+    if not (plan.cut or plan.answer.tool_calls or choice):
+        return cached  # a plan ended early by a fault only reaches the items it sends
     items = cached[: len(plan.chunks)]
-    if plan.truncated and plan.chunks:
+    if plan.cut:
         items[-1] = _item(plan.chunks[-1], len(plan.chunks) - 1, style)
     for position, chunk in enumerate(plan.chunks):
         if chunk.kind == TOOL_CALL:
@@ -240,11 +240,8 @@ def _choice_events(
                 else:
                     yield at, order, run, stop - start, None
                 order += 1
-        elif fault.kind == "error":
-            yield at, order, b"data: " + compact({"error": fault.error or MID_STREAM_ERROR}) + b"\n\n", 1, "error"
-            return
-        elif fault.kind in ("disconnect", "end"):
-            yield at, order, b"", 0, fault.kind
+        elif fault.kind in ENDINGS:
+            yield at, order, ending_bytes(fault), int(fault.kind == "error"), fault.kind
             return
         else:
             yield at, order, fault.raw, 0, None
@@ -277,7 +274,7 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[t
         if pending is not None:
             yield pending
         if ending is not None:
-            yield at, data + (b"data: [DONE]\n\n" if ending == "error" else b""), chunks
+            yield at, data, chunks
             return
         pending = (at, data, chunks)
     # The last finish (events come in time order) carries the usage chunk and [DONE] with it.

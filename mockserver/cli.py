@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     def option(*flags: str, help: str, **kwargs: Any) -> None:
         dest = flags[0].lstrip("-").replace("-", "_")
         variable, parse, default = SERVE_OPTIONS[dest]
-        shown = f"; default: {default}" if default not in (None, False) else ""
+        shown = f"; default: {default}" if default is not None and default is not False else ""
         if kwargs.get("action") not in ("store_true", "extend"):
             kwargs["type"] = parse
         serve.add_argument(*flags, help=f"{help} (env {variable}{shown})", default=None, **kwargs)
@@ -290,6 +290,9 @@ def _worker(args: argparse.Namespace, paths: Sequence[str], port: int, index: in
     """One of `--workers` processes: loads the scenarios itself and serves them on the shared port."""
     _setup_logging(args.log_level, index)
     result = load_paths(paths)
+    if result.problems:  # the files changed since the parent checked them
+        report(result)
+        raise SystemExit(EXIT_BAD_SCENARIOS)
     try:
         code = asyncio.run(_serve(args, result, paths, port, lambda _: ready.put(index), reuse_port=True))
     except KeyboardInterrupt:  # Ctrl+C reaches every process of the terminal's group

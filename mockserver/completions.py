@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import params
-from .encode import compact, json_str
+from .encode import compact, ending_bytes, json_str
 from .errors import invalid
 from .ids import base62
 from .logprobs import logprob_entries
 from .plan import Ask, Plan
-from .script import CONTENT, MID_STREAM_ERROR, Chunk
+from .script import CONTENT, ENDINGS, Chunk, Fault
 from .tokens import count_tokens
 
 STREAM_HEADERS = {
@@ -30,6 +30,7 @@ STREAM_HEADERS = {
     "access-control-allow-origin": "*",
 }
 DEFAULT_MAX_TOKENS = 16
+MAX_CHOICES = 128  # prompts times n: a small request must not ask for a huge answer
 
 
 def _prompts(body: Mapping[str, Any]) -> list[str]:
@@ -57,6 +58,12 @@ def parse_request(body: Mapping[str, Any]) -> Ask:
     logprobs = params.integer(body, "logprobs", 0, 5)
     echo = params.optional(body, "echo", bool, "a boolean") or False
     n = params.integer(body, "n", 1, 128) or 1
+    if n * len(prompts) > MAX_CHOICES:
+        raise invalid(
+            f"Invalid 'prompt': {len(prompts)} prompts with n={n} make {n * len(prompts)} choices; "
+            f"at most {MAX_CHOICES} are answered.",
+            "prompt",
+        )
     return Ask(
         model=model,
         last_user=prompts[-1],
@@ -113,10 +120,9 @@ def _choice(ask: Ask, index: int, text: str, chunks: list[Chunk], offset: int, f
     )  # fmt: skip
 
 
-def _choice_events(plan: Plan, index: int, ask: Ask) -> Iterator[tuple[float, int, str, bytes]]:
-    """One choice's events: (due, order, kind, bytes), kind being "choice" (its JSON), "raw" (a fault's bytes),
-    or an ending fault ("error", "disconnect", "end"). The last text chunk carries the finish reason; an
-    answer without text finishes with one empty chunk."""
+def _choice_events(plan: Plan, index: int, ask: Ask) -> Iterator[tuple[float, int, bytes | Fault]]:
+    """One choice's events: (due, order, the choice's JSON or a fault). The last text chunk carries the finish
+    reason; an answer without text finishes with one empty chunk."""
     texts = [position for position, chunk in enumerate(plan.chunks) if chunk.kind == CONTENT]
     carrier = texts[-1] if texts and plan.ending is None else None
     echo = _echo(ask, index)
@@ -125,45 +131,38 @@ def _choice_events(plan: Plan, index: int, ask: Ask) -> Iterator[tuple[float, in
     for at, first, last, fault in plan.events:
         order += 1
         if fault is not None:
-            ending = fault.kind in ("error", "disconnect", "end")
-            yield at, order, fault.kind if ending else "raw", fault.raw
-            if ending:
+            yield at, order, fault
+            if fault.kind in ENDINGS:
                 return
             continue
-        for position in range(first, last):
+        for position in range(first, last):  # text_only() left content chunks alone
             chunk = plan.chunks[position]
-            if chunk.kind != CONTENT:
-                continue
             text = (echo if position == texts[0] else "") + chunk.content
             finish = plan.finish_reason if position == carrier else None
-            yield at, order, "choice", _choice(ask, index, text, [chunk], offset, finish)
+            yield at, order, _choice(ask, index, text, [chunk], offset, finish)
             offset += len(chunk.content)
             order += 1
     if carrier is None and plan.ending is None:
-        yield plan.finish_at, order, "choice", _choice(ask, index, echo, [], offset, plan.finish_reason)
+        yield plan.finish_at, order, _choice(ask, index, echo, [], offset, plan.finish_reason)
 
 
 def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[tuple[float, bytes, int]]:
     """`data:` events of `text_completion` chunks, the choices interleaved in time order, then the usage chunk
-    when asked for, and `[DONE]`."""
+    when asked for, and `[DONE]`; a fault that ends the stream comes in their place."""
     head = f'data: {{"id":"{envelope.id}","object":"text_completion","created":{envelope.created},"choices":['.encode()
     model = json_str(plans[0].model)
     tail = (f'],"model":{model}' + (',"usage":null' if ask.include_usage else "") + "}\n\n").encode()
     last_at = 0.0
     streams = [_choice_events(plan, index, ask) for index, plan in enumerate(plans)]
-    for at, _, kind, data in heapq.merge(*streams, key=lambda event: event[:2]):
+    for at, _, event in heapq.merge(*streams, key=lambda event: event[:2]):
         last_at = max(last_at, at)
-        if kind == "choice":
-            yield at, head + data + tail, 1
-        elif kind == "raw":
-            yield at, data, 0
-        elif kind == "error":
-            error = next(plan.ending.error for plan in plans if plan.ending is not None) or MID_STREAM_ERROR
-            yield at, b"data: " + compact({"error": error}) + b"\n\ndata: [DONE]\n\n", 1
+        if not isinstance(event, Fault):
+            yield at, head + event + tail, 1
+        elif event.kind in ENDINGS:
+            yield at, ending_bytes(event), int(event.kind == "error")
             return
-        else:  # disconnect or end: the stream stops here
-            yield at, b"", 0
-            return
+        else:
+            yield at, event.raw, 0
     final = b""
     if ask.include_usage:
         final = (

@@ -30,6 +30,13 @@ def _session(request: web.Request) -> str | None:
     return request.query.get("session") or request.headers.get("X-Mock-Session") or None
 
 
+async def _text(request: web.Request) -> str:
+    try:
+        return (await request.read()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid("The request body is not UTF-8 text.") from None
+
+
 def describe(scenario: Scenario, session: str | None = None) -> dict[str, Any]:
     return {
         "name": scenario.name,
@@ -79,7 +86,7 @@ async def add_scenarios(request: web.Request) -> web.Response:
     """Add scenarios from a YAML or JSON body; `?source=NAME` names them in messages (default: inline)."""
     state = request.app[STATE]
     session = _session(request)
-    text = await request.text()
+    text = await _text(request)
     result = load_text(text, request.query.get("source", "<request body>"), snippet=True)
     if result.problems:
         raise scenario_problems(result)
@@ -101,18 +108,21 @@ async def delete_scenario(request: web.Request) -> web.Response:
 
 
 async def use_scenario(request: web.Request) -> web.Response:
-    """`{"scenario": NAME}` answers every request of the session with NAME; `{"scenario": null}` stops."""
+    """`{"scenario": NAME}` answers every request of the session (of everyone, without one) with NAME;
+    `{"scenario": null}` stops."""
     state = request.app[STATE]
-    session = _session(request) or ""
+    session = _session(request)
     try:
         body = json.loads(await request.read() or b"{}")
     except ValueError:
         raise invalid('Expected a JSON body like {"scenario": "name"}.') from None
     name = body.get("scenario") if isinstance(body, dict) else None
-    if name is not None and state.selector.find(name, session) is None:
+    if name is not None and not isinstance(name, str):
+        raise invalid('Expected a JSON body like {"scenario": "name"}: the name is text, or null.', "scenario")
+    if name is not None and state.selector.find(name, session or "") is None:
         raise invalid(f"No scenario named '{name}'.", code="scenario_not_found", status=404)
     state.selector.use(name, session)
-    return web.json_response({"use": name, "session": session or None})
+    return web.json_response({"use": name, "session": session})
 
 
 async def reset(request: web.Request) -> web.Response:
@@ -176,7 +186,7 @@ async def get_chaos(request: web.Request) -> web.Response:
 async def set_chaos(request: web.Request) -> web.Response:
     """Replace the server's chaos rates: a JSON object (`{"rate_limit": 0.05, ...}`) or the command-line form
     (`rate_limit=0.05,stall=0.01`). `{}` turns chaos off."""
-    text = (await request.text()).strip()
+    text = (await _text(request)).strip()
     try:
         body = json.loads(text) if text.startswith("{") else None
         spec = chaos.from_mapping(body) if isinstance(body, dict) else chaos.parse(text)

@@ -30,6 +30,7 @@ class Entry:
     # JSON form decodes them (the JSON the client sent; text when it is not JSON).
     body: Any = None
     scenario: str | None = None
+    chosen_by: str | None = None  # how the scenario was chosen: use, header, model, match or default
     step: int | None = None
     status: int | None = None
     ended: str = IN_PROGRESS  # completed, client disconnected, fault
@@ -57,7 +58,7 @@ def decoded(raw: bytes) -> Any:
     """A kept body as JSON when it parses, as text otherwise."""
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return raw.decode("utf-8", "replace")
 
 
@@ -76,7 +77,7 @@ class Journal:
             method=method,
             path=path,
             session=session,
-            retry_count=int(retry) if retry and retry.isdigit() else None,
+            retry_count=int(retry) if retry and retry.isascii() and retry.isdigit() else None,
             headers=headers,
         )
         self.next_id += 1

@@ -12,6 +12,7 @@ import email.utils
 import json
 import math
 import re
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -124,7 +125,7 @@ def _parse_yaml(text: str, source: str, problems: list[Problem]) -> tuple[Any, b
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
-        return (None if node is None else _convert(loader, node, source, problems)), True
+        return (None if node is None else _convert(loader, node, source, problems, {})), True
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = "; ".join(part for part in (exc.context, exc.problem) if part)
@@ -136,29 +137,36 @@ def _parse_yaml(text: str, source: str, problems: list[Problem]) -> tuple[Any, b
     return None, False
 
 
-def _convert(loader: yaml.SafeLoader, node: yaml.Node, source: str, problems: list[Problem]) -> Any:
+def _convert(
+    loader: yaml.SafeLoader, node: yaml.Node, source: str, problems: list[Problem], done: dict[int, Any]
+) -> Any:
+    """A node as Python data. Each node is converted once (`done`): an alias shares its anchor's value, so a
+    document that refers to itself, or nests aliases to blow up in size, costs no more than it is long."""
+    if id(node) in done:
+        return done[id(node)]
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves `<<: *anchor` merges
-        result = _Map()
+        result = done[id(node)] = _Map()
         result.line, result.key_lines = line, {}
         for key_node, value_node in node.value:
-            key = _convert(loader, key_node, source, problems)
+            key = _convert(loader, key_node, source, problems, done)
             key_line = key_node.start_mark.line + 1
             if not isinstance(key, str):
-                problems.append(Problem(source, key_line, f"keys must be text, got {_kind(key)} {key!r}"))
+                problems.append(Problem(source, key_line, f"keys must be text, got {_kind(key)} {_short(key)}"))
                 continue
             if key in result:
                 problems.append(
                     Problem(source, key_line, f"duplicate key '{key}' (first given on line {result.key_lines[key]})")
                 )
                 continue
-            result[key] = _convert(loader, value_node, source, problems)
+            result[key] = _convert(loader, value_node, source, problems, done)
             result.key_lines[key] = key_line
         return result
     if isinstance(node, yaml.SequenceNode):
-        items = _List(_convert(loader, item, source, problems) for item in node.value)
+        items = done[id(node)] = _List()
         items.line, items.item_lines = line, [item.start_mark.line + 1 for item in node.value]
+        items.extend(_convert(loader, item, source, problems, done) for item in node.value)
         return items
     return loader.construct_object(node, deep=True)
 
@@ -180,6 +188,15 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return f"a {type(value).__name__}"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 2, 4, 4, 60, 60
+
+
+def _short(value: Any) -> str:
+    """A value as it appears in a message: cut short, whatever its size or depth."""
+    return _REPR.repr(value)
 
 
 def _hint(word: str, choices: Iterable[str]) -> str:
@@ -231,10 +248,10 @@ class _Checker:
             extra = ""
             if isinstance(value, str) and re.fullmatch(r"\s*[\d.]+\s*m?s\s*", value):
                 extra = " (write the number alone, without a unit)"
-            self.fail(line, f"'{key}' in {where} must be {unit}, got {_kind(value)} {value!r}{extra}")
+            self.fail(line, f"'{key}' in {where} must be {unit}, got {_kind(value)} {_short(value)}{extra}")
             return None
         if not math.isfinite(value) or value < 0:
-            self.fail(line, f"'{key}' in {where} must be zero or more, got {value!r}")
+            self.fail(line, f"'{key}' in {where} must be zero or more, got {_short(value)}")
             return None
         return value
 
@@ -253,7 +270,7 @@ class _Checker:
         self.keys(data, _FILE_KEYS, "the file")
         if "version" in data and (data["version"] != 1 or isinstance(data["version"], bool)):
             self.fail(
-                _line_of(data, "version"), f"unsupported version {data['version']!r}; this server reads version 1"
+                _line_of(data, "version"), f"unsupported version {_short(data['version'])}; this server reads version 1"
             )
         if "scenarios" not in data:
             self.fail(_line_of(data), "missing 'scenarios:' list")
@@ -296,7 +313,7 @@ class _Checker:
             self.fail(line, "scenario has no 'name'")
         elif not isinstance(name, str) or not name or any(ch.isspace() for ch in name):
             self.fail(
-                _line_of(data, "name"), f"'name' must be one word of text (no spaces), got {_kind(name)} {name!r}"
+                _line_of(data, "name"), f"'name' must be one word of text (no spaces), got {_kind(name)} {_short(name)}"
             )
         where = f"scenario '{name}'" if isinstance(name, str) and name else "scenario"
         self.keys(data, _SCENARIO_KEYS, where)
@@ -454,7 +471,7 @@ class _Checker:
                 answers.append(answer)
         if len(answers) != len(data["choices"]):
             return None
-        return replace(answers[0], choices=tuple(answers))
+        return replace(answers[0], choices=tuple(answers), cache={})
 
     def tool_calls(self, data: Mapping[str, Any], where: str) -> tuple[ToolCall, ...]:
         calls: list[ToolCall] = []
@@ -490,7 +507,7 @@ class _Checker:
                     if isinstance(value, str)
                     else "; expected one of: " + ", ".join(FINISH_REASONS)
                 )
-                self.fail(_line_of(data, "finish_reason"), f"unknown finish_reason {value!r} in {where}{hint}")
+                self.fail(_line_of(data, "finish_reason"), f"unknown finish_reason {_short(value)} in {where}{hint}")
         for key in ("ttft_ms", "interval_ms", *_TIMING_KEYS):
             if key in data and (value := self.number(data, key, where)) is not None:
                 result[key] = float(value)
@@ -501,7 +518,10 @@ class _Checker:
                 result["model"] = model
             else:
                 self.fail(_line_of(data, "model"), f"'model' in {where} is empty")
-        if "chaos" in data and (rates := self.mapping(data["chaos"], _line_of(data, "chaos"), f"'chaos' in {where}")):
+        if (
+            "chaos" in data
+            and (rates := self.mapping(data["chaos"], _line_of(data, "chaos"), f"'chaos' in {where}")) is not None
+        ):
             try:
                 result["chaos"] = chaos.from_mapping(rates)
             except chaos.ChaosError as exc:
@@ -529,7 +549,7 @@ class _Checker:
                 result.append(Chunk(item))
                 continue
             if not isinstance(item, Mapping):
-                self.fail(line, f"{item_where} must be text or a mapping, got {_kind(item)} {item!r}")
+                self.fail(line, f"{item_where} must be text or a mapping, got {_kind(item)} {_short(item)}")
                 continue
             self.keys(item, _CHUNK_KEYS, item_where)
             kinds = [key for key in _CHUNK_KINDS if key in item]
@@ -565,7 +585,9 @@ class _Checker:
             if "logprob" in item:
                 value = item["logprob"]
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1e9 < value <= 0:
-                    self.fail(_line_of(item, "logprob"), f"'logprob' in {where} must be a number <= 0, got {value!r}")
+                    self.fail(
+                        _line_of(item, "logprob"), f"'logprob' in {where} must be a number <= 0, got {_short(value)}"
+                    )
                 else:
                     logprob = float(value)
             return None if content is None else Chunk(content, delay, logprob=logprob)
@@ -596,7 +618,7 @@ class _Checker:
             }
             return Fault("error", delay, error={**MID_STREAM_ERROR, **fields}, standalone=standalone)
         if value is not True:  # disconnect, end, keepalive
-            self.fail(line, f"'{kind}' in {where} must be true, got {value!r}")
+            self.fail(line, f"'{kind}' in {where} must be true, got {_short(value)}")
             return None
         return Fault(kind, delay, raw=KEEPALIVE if kind == "keepalive" else b"")
 
@@ -621,7 +643,8 @@ class _Checker:
         status = spec["status"]
         if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
             self.fail(
-                _line_of(spec, "status"), f"'status' in {where} must be an HTTP error status 400-599, got {status!r}"
+                _line_of(spec, "status"),
+                f"'status' in {where} must be an HTTP error status 400-599, got {_short(status)}",
             )
             return None
         # message and type are always text in the envelope; code and param may be null
@@ -653,7 +676,7 @@ class _Checker:
             self.fail(
                 _line_of(spec, key),
                 f"'{key}' in {where} must be seconds or an HTTP date "
-                f"like 'Wed, 21 Oct 2026 07:28:00 GMT', got {value!r}",
+                f"like 'Wed, 21 Oct 2026 07:28:00 GMT', got {_short(value)}",
             )
             return None
         return value
@@ -665,8 +688,8 @@ class _Checker:
         result = []
         for name, header in value.items():
             line = _line_of(value, name)
-            if not _HEADER_NAME.match(name):
-                self.fail(line, f"'{name}' is not a valid HTTP header name")
+            if not _HEADER_NAME.fullmatch(name):
+                self.fail(line, f"{_short(name)} is not a valid HTTP header name")
             elif isinstance(header, bool) or not isinstance(header, (str, int, float)):
                 self.fail(
                     line, f"header '{name}' must be text or a number, got {_kind(header)} (write \"true\" in quotes)"

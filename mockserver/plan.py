@@ -16,6 +16,7 @@ from .script import (
     CONTENT,
     ENDINGS,
     REASONING,
+    SILENCES,
     TOOL_CALL,
     Answer,
     Chunk,
@@ -74,13 +75,18 @@ class Timeline:
     events: tuple[Event, ...]
     finish_at: float  # the finish (or the ending fault), in seconds after the headers
     latency: float  # seconds before the status line and headers
-    stalled: float  # seconds of stalls, for the journal
     ending: Fault | None  # a fault that ends the stream in place of the finish
-    faults: tuple[str, ...] = field(init=False)  # the kinds of the faults played, in order, for the journal
+    # The faults played, for the journal, in script order: (content chunks before it, kind, seconds of stall).
+    played: tuple[tuple[int, str, float], ...] = ()
 
-    def __post_init__(self) -> None:
-        played = [fault.kind for *_, fault in self.events if fault is not None and fault.kind != "raw"]
-        object.__setattr__(self, "faults", (*played, *(["stall"] if self.stalled else [])))
+    @property
+    def faults(self) -> tuple[str, ...]:
+        return tuple(kind for _, kind, _ in self.played)
+
+    @property
+    def stalled(self) -> float:
+        """Seconds of stalls, for the journal and the verdicts."""
+        return sum(seconds for _, _, seconds in self.played)
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,13 @@ class Plan:
 
     @property
     def truncated(self) -> bool:
+        """Whether this plan sends less than the whole answer (cut by max_tokens, or ended by a fault)."""
         return self.chunks is not self.answer.chunks
+
+    @property
+    def cut(self) -> bool:
+        """Whether max_tokens cut the last chunk sent: that chunk is then a shorter one of its own."""
+        return bool(self.chunks) and self.chunks[-1] is not self.answer.chunks[len(self.chunks) - 1]
 
     @property
     def content(self) -> str:
@@ -171,7 +183,8 @@ def _timeline(answer: Answer, speed: float, rng: random.Random | None) -> Timeli
         return ms * scale
 
     events: list[Event] = []
-    at = stalled = 0.0
+    played: list[tuple[int, str, float]] = []
+    at = 0.0
     index = 0  # content chunks so far
     ending = None
     for item in answer.items:
@@ -186,19 +199,22 @@ def _timeline(answer: Answer, speed: float, rng: random.Random | None) -> Timeli
             else:
                 events.append((at, index, index + 1, None))
             index += 1
-        elif item.kind == "stall":
+        elif item.kind in SILENCES:
             pause = wait(item.delay_ms or 0.0)
             at += pause
-            stalled += pause
+            if item.kind == "stall":
+                played.append((index, "stall", pause))
         else:
             at += wait(item.delay_ms or 0.0)
             events.append((at, index, index, item))
+            if item.kind != "raw":
+                played.append((index, item.kind, 0.0))
             if item.kind in ENDINGS:
                 ending = item
                 break
     if index == 0 and ending is None:
         at += wait(answer.ttft_ms)  # an answer without content still takes its time to first token to finish
-    return Timeline(tuple(events), at, wait(answer.latency_ms), stalled, ending)
+    return Timeline(tuple(events), at, wait(answer.latency_ms), ending, tuple(played))
 
 
 def error_latency(reply: ErrorReply, speed: float, rng: random.Random | None) -> float:
@@ -238,7 +254,7 @@ def text_only(answer: Answer) -> Answer:
             if delay is None:
                 delay = answer.ttft_ms if seen == 0 else answer.interval_ms
             seen += 1
-            items.append(replace(item, delay_ms=delay) if item.kind == CONTENT else Fault("stall", delay))
+            items.append(replace(item, delay_ms=delay) if item.kind == CONTENT else Fault("wait", delay))
         finish = "stop" if answer.finish_reason == "tool_calls" else answer.finish_reason
         choices = tuple(text_only(choice) for choice in answer.choices)
         cached = answer.cache["text-only"] = replace(
@@ -292,11 +308,16 @@ def _cut(timeline: Timeline, kept: int) -> Timeline:
         events.append((at, first, min(end, kept), fault))
     content = [event[0] for event in events if event[3] is None]
     finish_at = content[-1] if content else next(event[0] for event in timeline.events if event[3] is None)
-    return Timeline(tuple(events), finish_at, timeline.latency, timeline.stalled, None)
+    played = tuple(fault for fault in timeline.played if fault[0] < kept)
+    return Timeline(tuple(events), finish_at, timeline.latency, None, played)
 
 
 def inject(answer: Answer, fault: Fault, rng: random.Random) -> Answer:
-    """The answer with `fault` placed after a random number of its content chunks (a chaos draw)."""
+    """The answer with `fault` placed after a random number of its chunks (a chaos draw); an answer with
+    per-choice alternatives gets it in each of them."""
+    if answer.choices:
+        choices = tuple(inject(choice, fault, rng) for choice in answer.choices)
+        return replace(choices[0], choices=choices, cache={})
     slots = [index for index, item in enumerate(answer.items) if isinstance(item, Chunk)]
     position = rng.randint(0, len(slots))
     at = slots[position] if position < len(slots) else (slots[-1] + 1 if slots else 0)

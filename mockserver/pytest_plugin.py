@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from .loader import load_paths
 from .testing import MockServer, OpenAIMock
 
 TEST_API_KEY = "sk-mockserver-test"
@@ -25,15 +26,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _paths(config: pytest.Config) -> list[str | Path]:
+    return [*config.getoption("openai_mock_scenarios"), *config.getini("openai_mock_scenarios")]
+
+
+def _speed(config: pytest.Config) -> float:
+    text = str(config.getini("openai_mock_speed")).strip()
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = -1.0
+    if not 0 <= speed < float("inf"):
+        raise pytest.UsageError(f"openai_mock_speed must be a number >= 0 (0: no delays), got {text!r}")
+    return speed
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the configured scenarios before any test runs: one clear stop, with every problem listed."""
+    _speed(config)
+    paths = _paths(config)
+    if paths:
+        result = load_paths(paths)
+        if result.problems:
+            problems = "\n".join(map(str, result.problems))
+            raise pytest.UsageError(f"openai_mock_scenarios has problems:\n{problems}")
+
+
 @pytest.fixture(scope="session")
 def openai_mock_server(pytestconfig: pytest.Config) -> Iterator[MockServer]:
     """The server behind `openai_mock`, shared by the whole test session."""
-    paths: list[str | Path] = [
-        *pytestconfig.getoption("openai_mock_scenarios"),
-        *pytestconfig.getini("openai_mock_scenarios"),
-    ]
-    speed = float(pytestconfig.getini("openai_mock_speed"))
-    with MockServer(paths, speed=speed) as server:
+    with MockServer(_paths(pytestconfig), speed=_speed(pytestconfig)) as server:
         yield server
 
 

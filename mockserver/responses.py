@@ -293,7 +293,7 @@ def _tails(plan: Plan, obfuscation: bool, top: int | None) -> list[_Tail]:
         cached = plan.answer.cache[key] = [
             _tail(chunk, position, obfuscation, top) for position, chunk in enumerate(plan.answer.chunks)
         ]
-    if not (plan.truncated and plan.chunks):
+    if not plan.cut:
         return cached
     tails = cached[: len(plan.chunks)]
     tails[-1] = _tail(plan.chunks[-1], len(plan.chunks) - 1, obfuscation, top)

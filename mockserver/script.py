@@ -65,6 +65,8 @@ class Usage:
 KEEPALIVE = b": keep-alive\n\n"
 # Faults that end a stream early: nothing scripted after them is sent.
 ENDINGS = ("error", "disconnect", "end")
+# Faults that only pass time: a scripted stall, and a silent wait (time spent on what a wire format leaves out).
+SILENCES = ("stall", "wait")
 MID_STREAM_ERROR = {
     "message": "The server experienced an error while processing your request. We apologize for the inconvenience!",
     "type": "server_error",
@@ -78,7 +80,7 @@ class Fault:
     """A `chunks` item that is not content: an error event, a cut connection, a clean early end, a stall,
     raw bytes, or a keep-alive comment."""
 
-    kind: str  # error | disconnect | end | stall | raw | keepalive
+    kind: str  # error | disconnect | end | stall | wait | raw | keepalive
     delay_ms: float | None = None  # the wait before it; for a stall, how long nothing is sent
     raw: bytes = b""  # for raw: the bytes, verbatim
     error: Mapping[str, Any] | None = None  # for error: the error object sent in the event

@@ -57,7 +57,8 @@ class Selector:
         self.files = Layer(scenarios)
         self.runtime = Layer()
         self.sessions: dict[str, Layer] = {}
-        self.uses: dict[str, str] = {}  # session -> scenario answering all of its requests
+        # session -> the scenario answering all of its requests; the key None holds the one for everyone
+        self.uses: dict[str | None, str] = {}
         self.counters: dict[tuple[str, str], int] = {}
 
     def replace_files(self, scenarios: Iterable[Scenario]) -> None:
@@ -92,25 +93,28 @@ class Selector:
         layer = self.runtime if session is None else self.sessions.get(session)
         return layer is not None and layer.remove(name)
 
-    def use(self, name: str | None, session: str) -> None:
+    def use(self, name: str | None, session: str | None) -> None:
+        """Answer every request of `session` (of everyone, with None) with scenario `name`; None stops."""
         if name is None:
             self.uses.pop(session, None)
         else:
             self.uses[session] = name
 
     def reset(self, session: str | None = None) -> None:
-        """Forget sequence counts: all of them, or one session's along with its scenarios and override."""
+        """Forget sequence counts — all of them, with the override for everyone — or one session's, along with
+        its scenarios and override."""
         if session is None:
             self.counters.clear()
+            self.uses.pop(None, None)
             return
         self.counters = {key: count for key, count in self.counters.items() if key[1] != session}
         self.sessions.pop(session, None)
         self.uses.pop(session, None)
 
     def choose(self, *, model: str, last_user: str, session: str, header: str | None) -> Selection:
-        used = self.uses.get(session)
+        used = (self.uses.get(session) or self.uses.get(None)) if self.uses else None
         if used is not None:
-            return self._named(used, session, "use", "set for this session with use()")
+            return self._named(used, session, "use", "set with use()")
         if header is not None:
             return self._named(header, session, "header", "asked for by the X-Mock-Scenario header")
         scenario = self.find(model, session)

@@ -7,8 +7,9 @@ import threading
 
 from aiohttp import web
 
-# How long in-flight streams may take to finish when the server stops; a mock should stop promptly.
-SHUTDOWN_TIMEOUT = 1.0
+# How long in-flight streams may take to finish when the server stops; a mock should stop promptly. aiohttp
+# waits up to twice this before it cancels them.
+SHUTDOWN_TIMEOUT = 0.4
 
 
 async def start(app: web.Application, host: str, port: int, reuse_port: bool = False) -> tuple[web.AppRunner, int]:

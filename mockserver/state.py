@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -12,6 +13,9 @@ from .chaos import ChaosSpec
 from .ids import hex_token
 from .journal import Journal
 from .selection import Selector
+
+# Sessions whose sequence counts, draws and scenarios are kept (the journal is bounded on its own).
+MAX_SESSIONS = 10_000
 
 
 @dataclass
@@ -33,6 +37,7 @@ class State:
     rng: random.Random = field(init=False)
     chaos: ChaosSpec | None = field(init=False)  # the server's chaos rates, changeable at run time
     draws: dict[tuple[str, ...], int] = field(init=False, default_factory=dict)
+    sessions: OrderedDict[str, None] = field(init=False, default_factory=OrderedDict)  # by last use
     started: float = field(init=False, default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
@@ -41,6 +46,16 @@ class State:
         # `created` timestamps aside.
         self.rng = random.Random(self.settings.seed)
         self.chaos = self.settings.chaos
+
+    def touch(self, session: str) -> None:
+        """Note that a session is in use. The state of the MAX_SESSIONS most recently used ones is kept; the
+        least recent is forgotten, so a load test with a fresh session per request cannot grow it forever."""
+        self.sessions[session] = None
+        self.sessions.move_to_end(session)
+        if len(self.sessions) > MAX_SESSIONS:
+            oldest, _ = self.sessions.popitem(last=False)
+            self.selector.reset(oldest)
+            self.draws = {key: n for key, n in self.draws.items() if key[-1] != oldest}
 
     def request_id(self) -> str:
         return "req_" + hex_token(self.rng, 32)
@@ -56,7 +71,8 @@ class State:
         """Forget sequence counts, draws and journal entries: all, or one session's (and its scenarios)."""
         self.selector.reset(session)
         self.journal.clear(session)
-        self.draws = {key: n for key, n in self.draws.items() if session is not None and session not in key}
+        # The session is the last part of every draw key.
+        self.draws = {key: n for key, n in self.draws.items() if session is not None and key[-1] != session}
 
 
 STATE = web.AppKey("mockserver.state", State)

@@ -20,15 +20,6 @@ RETRYABLE = (408, 409, 429)
 TOLERANCE_S = 0.02
 # Servers may ask for long waits; clients rightly cap them (openai-node: 60 s). Longer asks are not judged.
 MAX_JUDGED_WAIT_S = 60.0
-RULES = {
-    "retry_too_soon": "retried sooner than retry-after asked",
-    "retried_not_retryable": "retried a status that is not retryable (400, 401, 403, 404, 422)",
-    "retried_against_advice": "retried after x-should-retry: false",
-    "gave_up_early": "gave up before the scripted success",
-    "retry_storm": "retried more times than allowed",
-    "repeated_after_stream_fault": "retried the whole request after a mid-stream fault",
-    "sat_through_stall": "never closed a stalled connection",
-}
 
 
 @dataclass(frozen=True)

@@ -174,3 +174,40 @@ async def test_api_key_is_checked_before_anything_else(client_for: Any) -> None:
         headers={"Authorization": "Bearer sk-secret-key-123"},
     )
     assert response.status == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": NaN}',
+        b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": Infinity}',
+        b'{"model": "\\ud800", "messages": [{"role": "user", "content": "hi"}]}',  # half a surrogate pair
+        b'{"model": "m", "messages": [{"role": "user", "content": "\\udc00 alone"}]}',
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["nan", "infinity", "lone-surrogate-model", "lone-surrogate-content", "deep-nesting"],
+)
+async def test_bodies_that_are_not_json_text_are_400(client_for: Any, caplog: Any, body: bytes) -> None:
+    client = await client_for(SCENARIOS)
+    response = await client.post("/v1/chat/completions", data=body)
+    assert response.status == 400
+    assert (await error_of(response))["message"].startswith("We could not parse the JSON body")
+    journal = await client.get("/_mock/requests")  # the journal can still be read
+    assert journal.status == 200 and len((await journal.json())["requests"]) == 1
+    assert not [r for r in caplog.records if r.levelno >= 40]
+
+
+async def test_a_whole_surrogate_pair_is_fine(client_for: Any) -> None:
+    client = await client_for(SCENARIOS)
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "\\ud83d\\ude00"}]}'
+    response = await client.post("/v1/chat/completions", data=body)
+    assert response.status == 200
+
+
+async def test_a_retry_count_that_is_not_a_number_is_ignored(client_for: Any) -> None:
+    client = await client_for(SCENARIOS)
+    headers = {"x-stainless-retry-count": "³"}
+    response = await client.post("/v1/chat/completions", json={"model": "m", "messages": USER}, headers=headers)
+    assert response.status == 200
+    (entry,) = (await (await client.get("/_mock/requests")).json())["requests"]
+    assert entry["retry_count"] is None

@@ -329,7 +329,7 @@ async def test_speed_scales_delays(client_for: Any) -> None:
     fast = await client_for(SCENARIOS, speed=0)
     started = time.monotonic()
     _, body = await post(fast, chat("paced"))
-    assert time.monotonic() - started < 0.25
+    assert time.monotonic() - started < 2.0  # no delays at all (loose: a busy machine is slow)
     assert len(sse_payloads(body)) == 8
     double = await client_for(SCENARIOS, speed=2)
     started = time.monotonic()

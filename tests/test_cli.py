@@ -105,7 +105,7 @@ def test_sigterm_stops_promptly_even_mid_stream(cli_server: Any) -> None:
     started = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=10) == 0
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 2.5  # in-flight streams are cut after 0.8 s at most
     assert "Traceback" not in server.log()
 
 

@@ -155,3 +155,29 @@ async def test_async_openai_sdk(server: BackgroundServer) -> None:
         usage = chunk.usage or usage
     assert "".join(pieces) == "Hello there!" and usage.completion_tokens == 3
     await client.close()
+
+
+async def test_faults_with_several_choices(client: Any) -> None:
+    response = await client.post("/v1/completions", json=completion("broken", stream=False, n=2))
+    assert response.status == 500
+    assert (await response.json())["error"]["message"] == "boom"
+    body = await (await client.post("/v1/completions", json=completion("broken", n=2))).read()
+    assert body.count(b'"error"') == 1 and b'"message":"boom"' in body and body.endswith(b"data: [DONE]\n\n")
+
+
+async def test_the_journal_names_only_faults_that_were_played(client: Any) -> None:
+    await client.post("/v1/completions", json=completion("reasoning"))
+    await client.post("/v1/completions", json=completion("broken"))
+    entries = (await (await client.get("/_mock/requests")).json())["requests"]
+    assert [(e["scenario"], e["fault"], e["stall_ms"]) for e in entries] == [
+        ("reasoning", None, None),
+        ("broken", "error", None),
+    ]
+
+
+async def test_prompts_times_n_is_bounded(client: Any) -> None:
+    response = await client.post("/v1/completions", json=completion("short", prompt=["a"] * 65, n=2))
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert (error["param"], "130 choices" in error["message"]) == ("prompt", True)
+    assert (await client.post("/v1/completions", json=completion("short", prompt=["a"] * 64, n=2))).status == 200

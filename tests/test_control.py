@@ -239,3 +239,82 @@ async def test_use_errors(aiohttp_client: Any, body: bytes) -> None:
     response = await client.post("/_mock/use", data=body)
     assert response.status in (400, 404)
     assert "message" in (await response.json())["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/_mock/use", b'{"scenario": []}'),
+        ("/_mock/use", b"\xff\xfe"),
+        ("/_mock/scenarios", b"\xff\xfe"),
+        ("/_mock/chaos", b"\xff\xfe"),
+    ],
+)
+async def test_control_rejects_bodies_it_cannot_read(aiohttp_client: Any, path: str, body: bytes) -> None:
+    client = await aiohttp_client(make_app(BASE))
+    response = await client.post(path, data=body)
+    assert response.status == 400
+    assert (await response.json())["error"]["message"]
+    assert (await client.get("/_mock/health")).status == 200
+
+
+async def test_use_for_everyone_reaches_sessions_until_a_global_reset(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(make_app(BASE))
+    session = "/session/a/v1/chat/completions"
+    assert (await client.post("/_mock/use", json={"scenario": "flaky"})).status == 200
+    assert (await ask(client, session))[0] == 500
+    assert (await ask(client))[0] == 500  # counted apart: the session and everyone else
+    await client.post("/_mock/reset?session=a")
+    assert (await ask(client, session))[0] == 500  # a session's reset leaves everyone's use()
+    await client.post("/_mock/reset")
+    assert await ask(client, session) == (200, "from the file")
+    assert await ask(client) == (200, "from the file")
+
+
+async def test_journal_says_how_the_scenario_was_chosen(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(make_app(BASE + "  - {name: matched, match: {contains: poem}, text: p}\n"))
+    await ask(client, model="slow")
+    await ask(client, model="gpt-4o", **{"X-Mock-Scenario": "slow"})
+    await client.post("/v1/chat/completions", json={"model": "x", "messages": [{"role": "user", "content": "poem"}]})
+    await ask(client, model="x")
+    await client.post("/_mock/use", json={"scenario": "slow"})
+    await ask(client, model="x")
+    entries = (await (await client.get("/_mock/requests")).json())["requests"]
+    assert [(e["scenario"], e["chosen_by"]) for e in entries] == [
+        ("slow", "model"),
+        ("slow", "header"),
+        ("matched", "match"),
+        ("default", "default"),
+        ("slow", "use"),
+    ]
+
+
+async def test_only_recent_sessions_keep_their_state(aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mockserver.state.MAX_SESSIONS", 2)
+    client = await aiohttp_client(make_app(BASE))
+    path = "/session/{}/v1/chat/completions"
+    assert (await ask(client, path.format("a"), model="flaky"))[0] == 500
+    assert (await ask(client, path.format("b"), model="flaky"))[0] == 500
+    assert await ask(client, path.format("a"), model="flaky") == (200, "recovered")  # a is the most recent
+    assert (await ask(client, path.format("c"), model="flaky"))[0] == 500  # b is forgotten
+    assert await ask(client, path.format("a"), model="flaky") == (200, "recovered")
+    assert (await ask(client, path.format("b"), model="flaky"))[0] == 500  # b starts again
+
+
+async def test_a_cut_without_a_stream_is_logged_as_a_fault(
+    aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import aiohttp
+
+    client = await aiohttp_client(make_app("scenarios:\n  - {name: cut, chunks: [a, {disconnect: true}]}\n"))
+    with caplog.at_level("INFO", logger="mockserver"), pytest.raises(aiohttp.ServerDisconnectedError):
+        await client.post("/v1/chat/completions", json={"model": "cut", "messages": USER})
+    for _ in range(50):
+        entries = (await (await client.get("/_mock/requests")).json())["requests"]
+        if entries and entries[0]["ended"] != "in progress":
+            break
+        await asyncio.sleep(0.02)
+    assert (entries[0]["ended"], entries[0]["status"], entries[0]["fault"]) == ("fault", None, "disconnect")
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("POST /v1/chat")]
+    assert line.startswith("POST /v1/chat/completions - scenario=cut fault=disconnect ")
+    assert "chunks=" not in line

@@ -8,7 +8,6 @@ import sys
 import pytest
 
 from mockserver.cli import main
-from mockserver.loader import BUNDLED, load_paths
 
 
 def sections(output: str) -> dict[str, str]:
@@ -58,8 +57,6 @@ def test_one_scenario_by_name(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_tool_call_is_shown_whole(capsys: pytest.CaptureFixture[str]) -> None:
-    if "tool-call" not in {scenario.name for scenario in load_paths([BUNDLED]).scenarios}:
-        pytest.skip("no bundled scenario named `tool-call` yet")
     assert main(["demo", "--scenario", "tool-call", "--speed", "0"]) == 0
     out = capsys.readouterr().out
     assert "   tool call 0:  get_weather({" in out

@@ -141,9 +141,9 @@ def test_the_kubernetes_scenarios_load_and_the_variables_exist(tmp_path: Path) -
             served = env["MOCKSERVER_SCENARIOS"].split(":")
             mount = mounts[volume["name"]]
             assert f"{mount}/{key}" in served or mount in served, f"{key} of the ConfigMap is not served"
-    if any(tmp_path.iterdir()):
-        result = load_paths([tmp_path])
-        assert not result.problems, "\n".join(map(str, result.problems))
+    assert any(tmp_path.iterdir()), "the manifest mounts no scenarios"
+    result = load_paths([tmp_path])
+    assert not result.problems, "\n".join(map(str, result.problems))
 
 
 def test_the_compose_example_runs_the_image_next_to_an_app() -> None:

@@ -37,7 +37,6 @@ FAILURES = {
     "fault-disconnect": ("The connection failed or was cut: the answer is incomplete (22 characters arrived)", 1),
     "fault-error-event": ("The API reported an error: The server had an error while processing your request", 1),
 }
-HAS_TOOL_CALL = "tool-call" in {scenario.name for scenario in load_paths([BUNDLED]).scenarios}
 
 # Every run of an example the tests check: id -> (program, OPENAI_MODEL, more environment).
 CASES: dict[str, tuple[str, str, dict[str, str]]] = {
@@ -45,7 +44,7 @@ CASES: dict[str, tuple[str, str, dict[str, str]]] = {
     "02": ("02_running_total.py", "chinese", {}),
     "03": ("03_metadata.py", "finish-stop", {}),
     **{f"04 {model}": ("04_finish_reasons.py", model, {}) for model in FINISHES},
-    **({"04 tool-call": ("04_finish_reasons.py", "tool-call", {})} if HAS_TOOL_CALL else {}),
+    "04 tool-call": ("04_finish_reasons.py", "tool-call", {}),
     **{f"05 {model}": ("05_safe_streaming.py", model, {}) for model in FAILURES},
     "05 finish-stop": ("05_safe_streaming.py", "finish-stop", {}),
     "06 rate-limit-recovers": ("06_retry_backoff.py", "rate-limit-recovers", {}),
@@ -157,8 +156,6 @@ def test_04_each_finish_reason(runs: dict[str, Future[Run]], model: str) -> None
 
 
 def test_04_tool_calls_are_assembled_by_index(runs: dict[str, Future[Run]]) -> None:
-    if not HAS_TOOL_CALL:
-        pytest.skip("no bundled scenario named `tool-call` yet: the tool_calls branch has nothing to run against")
     out = ok(runs["04 tool-call"].result())
     call = next(line for line in out.splitlines() if line.startswith("[tool call 0: get_weather("))
     arguments = call.removeprefix("[tool call 0: get_weather(").rsplit("), id ", 1)[0]

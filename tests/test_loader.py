@@ -254,3 +254,20 @@ def test_bundled_scenarios_load_cleanly(required: str) -> None:
     names = {s.name: s for s in result.scenarios}
     assert required in names
     assert all(s.description for s in result.scenarios), "every bundled scenario is described"
+
+
+def test_yaml_aliases_cannot_loop_or_explode() -> None:
+    # an alias of a node that holds itself, and the "billion laughs" fan-out: both answer quickly
+    cyclic = problems("scenarios: &a\n  - *a\n")
+    assert cyclic and all(problem.startswith("s.yaml:") for problem in cyclic)
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    laughs = "\n".join(levels) + "\nscenarios:\n  - {name: laughs, text: *a8}\n"
+    found = problems(laughs)
+    assert found and "text" in found[-1]
+    assert len(found[-1]) < 400  # the message shows a short version of the value
+
+
+def test_header_names_must_be_whole_tokens() -> None:
+    found = problems('scenarios:\n  - name: h\n    error: {status: 429, headers: {"x-ok\\n": "1"}}\n')
+    assert found == ["s.yaml:3: 'x-ok\\n' is not a valid HTTP header name"]

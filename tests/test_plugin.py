@@ -177,8 +177,20 @@ def test_the_command_line_option_adds_scenario_folders(user_project: pytest.Pyte
     result.assert_outcomes(passed=1)
 
 
-def test_a_broken_scenarios_folder_fails_with_its_problems(user_project: pytest.Pytester) -> None:
+def test_a_broken_scenarios_folder_stops_the_run_with_its_problems(user_project: pytest.Pytester) -> None:
     (user_project.path / "mocks" / "base.yaml").write_text("scenarios:\n  - name: default\n    txt: oops\n")
-    result = run(user_project, "-q", "-k", "ini_option")
-    result.stdout.fnmatch_lines(["*mocks/base.yaml:3: unknown key 'txt' in scenario 'default'; did you mean 'text'?*"])
-    assert result.ret != 0
+    result = run(user_project, "-q")
+    result.stderr.fnmatch_lines(
+        [
+            "*openai_mock_scenarios has problems:*",
+            "*mocks/base.yaml:3: unknown key 'txt' in scenario 'default'; did you mean 'text'?*",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_a_bad_speed_is_a_clear_error(user_project: pytest.Pytester) -> None:
+    user_project.makeini("[pytest]\nopenai_mock_speed = fast\n")
+    result = run(user_project, "-q")
+    result.stderr.fnmatch_lines(["*openai_mock_speed must be a number >= 0 (0: no delays), got 'fast'*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
