@@ -24,7 +24,7 @@ from . import chat, completions, control, models, params, responses
 from .chaos import CHAOS_ERRORS
 from .errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, retry_after_seconds, scripted_error
 from .journal import Entry, kept_body
-from .plan import WireFormat, error_latency, first_ending, inject, make_plans
+from .plan import Timeline, WireFormat, error_latency, first_ending, inject, make_plans
 from .script import MID_STREAM_ERROR, ErrorReply, Fault, Scenario, Step
 from .selection import Selection, Selector
 from .sse import COMPLETED, DISCONNECTED, FAULT, EventStreamResponse, Outcome, sleep_until, write_events
@@ -57,9 +57,8 @@ class Exchange:
     entry: Entry | None = None
     selection: Selection | None = None
     outcome: Outcome | None = None
-    faults: tuple[str, ...] = ()  # scripted or drawn faults this answer plays
+    timeline: Timeline | None = None  # when the answer's parts are due, and the faults it plays
     chaos: str | None = None  # what the chaos draw gave
-    stalled: float = 0.0  # seconds the answer stalls
     retry_after: float | None = None  # seconds an error answer asked the client to wait
     should_retry: str | None = None  # the x-should-retry header of an error answer
     ended: str | None = None  # how an answer that is not a stream ended, when not normally
@@ -179,6 +178,7 @@ def _finish(request: web.Request, exchange: Exchange, status: int | None) -> Non
     before any answer was sent."""
     elapsed = asyncio.get_running_loop().time() - exchange.start
     selection, outcome, entry = exchange.selection, exchange.outcome, exchange.entry
+    faults, stalled = (exchange.timeline.faults, exchange.timeline.stalled) if exchange.timeline else ((), 0.0)
     if outcome is None:
         outcome = Outcome(ended=exchange.ended or (COMPLETED if status is not None else DISCONNECTED))
     if entry is not None:
@@ -191,9 +191,9 @@ def _finish(request: web.Request, exchange: Exchange, status: int | None) -> Non
                 selection.step_number,
                 selection.reason,
             )
-        entry.fault = ", ".join(exchange.faults) or None
+        entry.fault = ", ".join(faults) or None
         entry.chaos = exchange.chaos
-        entry.stall_ms = round(exchange.stalled * 1000, 3) if exchange.stalled else None
+        entry.stall_ms = round(stalled * 1000, 3) if stalled else None
         entry.retry_after = exchange.retry_after
         entry.should_retry = {"true": True, "false": False}.get(exchange.should_retry or "")
     if not log.isEnabledFor(logging.INFO):
@@ -208,8 +208,8 @@ def _finish(request: web.Request, exchange: Exchange, status: int | None) -> Non
         parts.append(f"session={exchange.session}")
     if exchange.chaos:
         parts.append(f"chaos={exchange.chaos}")
-    if exchange.faults:
-        parts.append(f"fault={','.join(exchange.faults)}")
+    if faults:
+        parts.append(f"fault={','.join(faults)}")
     if exchange.outcome is not None:  # a stream
         parts.append(f"chunks={outcome.chunks} {outcome.ended}")
     elif outcome.ended not in (COMPLETED, FAULT):  # an answer cut by a fault already says fault=
@@ -312,9 +312,7 @@ async def answer(request: web.Request, wire: WireFormat) -> web.StreamResponse:
     if ask.obfuscation is None:
         ask.obfuscation = state.settings.obfuscation
     plans = make_plans(step, ask, state.settings.speed, rng)
-    timeline = plans[0].timeline
-    exchange.faults = timeline.faults
-    exchange.stalled = timeline.stalled
+    timeline = exchange.timeline = plans[0].timeline
     envelope = wire.make_envelope(plans, state.rng)
     start = exchange.start + timeline.latency
     await sleep_until(start)

@@ -311,13 +311,11 @@ def completion_body(plans: list[Plan], ask: Ask, envelope: Envelope) -> bytes:
             ]
         logprobs = None
         if ask.logprobs:
-            content_entries = [
-                e for c in plan.chunks if c.kind == CONTENT for e in logprob_entries(c, ask.top_logprobs)
-            ]
-            refusal_entries = [
-                e for c in plan.chunks if c.kind == REFUSAL for e in logprob_entries(c, ask.top_logprobs)
-            ]
-            logprobs = {"content": content_entries or None, "refusal": refusal_entries or None}
+            entries: dict[str, list[dict[str, Any]]] = {kind: [] for kind in (CONTENT, REFUSAL)}
+            for chunk in plan.chunks:
+                if chunk.kind in entries:
+                    entries[chunk.kind] += logprob_entries(chunk, ask.top_logprobs)
+            logprobs = {kind: found or None for kind, found in entries.items()}
         choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": plan.finish_reason})
     body = {
         "id": envelope.id,

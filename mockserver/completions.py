@@ -11,7 +11,7 @@ import heapq
 import json
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from .errors import invalid
 from .ids import base62
 from .logprobs import logprob_entries
 from .plan import Ask, Plan
-from .script import CONTENT, ENDINGS, Chunk, Fault
+from .script import ENDINGS, Chunk, Fault
 from .tokens import count_tokens
 
 STREAM_HEADERS = {
@@ -90,7 +90,7 @@ def make_envelope(plans: list[Plan], rng: random.Random) -> Envelope:
     return Envelope(id="cmpl-" + base62(rng, 29), created=int(time.time()))
 
 
-def _logprobs(chunks: list[Chunk], top: int, offset: int) -> dict[str, Any]:
+def _logprobs(chunks: Sequence[Chunk], top: int, offset: int) -> dict[str, Any]:
     """The legacy logprobs shape: parallel lists of tokens, their logprobs, alternatives and text offsets."""
     entries = [entry for chunk in chunks for entry in logprob_entries(chunk, max(top, 1))]
     offsets = []
@@ -111,20 +111,19 @@ def _echo(ask: Ask, choice: int) -> str:
     return prompts[choice // ask.extra["n"]] if prompts else ""
 
 
-def _choice(ask: Ask, index: int, text: str, chunks: list[Chunk], offset: int, finish: str | None) -> bytes:
+def _choice(ask: Ask, index: int, text_json: str, chunks: Sequence[Chunk], offset: int, finish: str | None) -> bytes:
     logprobs = compact(_logprobs(chunks, ask.top_logprobs, offset)) if ask.logprobs else b"null"
     finish_json = json_str(finish).encode() if finish else b"null"
     return (
-        b'{"text":' + json_str(text).encode() + b',"index":' + str(index).encode()
+        b'{"text":' + text_json.encode() + b',"index":' + str(index).encode()
         + b',"logprobs":' + logprobs + b',"finish_reason":' + finish_json + b"}"
     )  # fmt: skip
 
 
 def _choice_events(plan: Plan, index: int, ask: Ask) -> Iterator[tuple[float, int, bytes | Fault]]:
     """One choice's events: (due, order, the choice's JSON or a fault). The last text chunk carries the finish
-    reason; an answer without text finishes with one empty chunk."""
-    texts = [position for position, chunk in enumerate(plan.chunks) if chunk.kind == CONTENT]
-    carrier = texts[-1] if texts and plan.ending is None else None
+    reason; an answer without text finishes with one empty chunk. text_only() left only content chunks."""
+    carrier = len(plan.chunks) - 1 if plan.chunks and plan.ending is None else None
     echo = _echo(ask, index)
     offset = len(echo)
     order = 0
@@ -135,15 +134,15 @@ def _choice_events(plan: Plan, index: int, ask: Ask) -> Iterator[tuple[float, in
             if fault.kind in ENDINGS:
                 return
             continue
-        for position in range(first, last):  # text_only() left content chunks alone
+        for position in range(first, last):
             chunk = plan.chunks[position]
-            text = (echo if position == texts[0] else "") + chunk.content
+            text = json_str(echo + chunk.content) if echo and position == 0 else chunk.content_json
             finish = plan.finish_reason if position == carrier else None
-            yield at, order, _choice(ask, index, text, [chunk], offset, finish)
+            yield at, order, _choice(ask, index, text, (chunk,), offset, finish)
             offset += len(chunk.content)
             order += 1
     if carrier is None and plan.ending is None:
-        yield plan.finish_at, order, _choice(ask, index, echo, [], offset, plan.finish_reason)
+        yield plan.finish_at, order, _choice(ask, index, json_str(echo), (), offset, plan.finish_reason)
 
 
 def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[tuple[float, bytes, int]]:
@@ -155,7 +154,7 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[t
     last_at = 0.0
     streams = [_choice_events(plan, index, ask) for index, plan in enumerate(plans)]
     for at, _, event in heapq.merge(*streams, key=lambda event: event[:2]):
-        last_at = max(last_at, at)
+        last_at = at  # events come in time order
         if not isinstance(event, Fault):
             yield at, head + event + tail, 1
         elif event.kind in ENDINGS:
@@ -189,12 +188,11 @@ def completion_body(plans: list[Plan], ask: Ask, envelope: Envelope) -> bytes:
     choices = []
     for index, plan in enumerate(plans):
         echo = _echo(ask, index)
-        chunks = [chunk for chunk in plan.chunks if chunk.kind == CONTENT]
         choices.append(
             {
                 "text": echo + plan.content,
                 "index": index,
-                "logprobs": _logprobs(chunks, ask.top_logprobs, len(echo)) if ask.logprobs else None,
+                "logprobs": _logprobs(plan.chunks, ask.top_logprobs, len(echo)) if ask.logprobs else None,
                 "finish_reason": plan.finish_reason,
             }
         )

@@ -38,7 +38,7 @@ SUMMARIES = ("auto", "concise", "detailed")
 # Reasoning streams as reasoning text, as open-weight reasoning models send it; as a summary when the request asks
 # for one (`reasoning.summary`), as OpenAI's reasoning models send it.
 REASONING_TEXT, SUMMARY_TEXT = "reasoning_text", "summary_text"
-# finish_reason -> the response's status and its incomplete_details reason
+# finish_reason -> the response's status (its last output item's too) and its incomplete_details reason
 STATUSES = {
     "stop": ("completed", None),
     "tool_calls": ("completed", None),
@@ -577,12 +577,11 @@ class _Renderer:
     def finish(self) -> list[bytes]:
         """The events of the finish: the last item closed (an empty message first opened, if the answer ends
         with one), then response.completed or response.incomplete."""
-        status, reason = STATUSES[self.plan.finish_reason]
-        last = "completed" if status == "completed" else "incomplete"
+        status, reason = STATUSES[self.plan.finish_reason]  # the last item's status is the response's
         events = self.advance(len(self.plan.chunks))
         if self.item is not None:
-            events += self.close(last)
-        response = self.response(status, self.output(last), _usage(self.plan), incomplete=reason)
+            events += self.close(status)
+        response = self.response(status, self.output(status), _usage(self.plan), incomplete=reason)
         events.append(_lifecycle("response." + status, next(self.sequence), response))
         return events
 
@@ -626,6 +625,6 @@ def completion_body(plans: list[Plan], ask: Ask, envelope: Envelope) -> bytes:
     """The non-streaming response object: what response.completed (or .incomplete) would carry."""
     plan = plans[0]
     status, reason = STATUSES[plan.finish_reason]
-    output = _Renderer(plan, ask, envelope).output("completed" if status == "completed" else "incomplete")
+    output = _Renderer(plan, ask, envelope).output(status)
     body = _response(plan, ask, envelope, status, output, _usage(plan), incomplete=reason)
     return json.dumps(body, ensure_ascii=False).encode()

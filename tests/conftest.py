@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -39,14 +40,16 @@ class RunningServer:
 
 def start_cli_server(*args: str, env: dict[str, str] | None = None) -> RunningServer:
     """`python -m mockserver serve --port 0 ARGS`, started as a user would, once it prints its address."""
-    log = Path(tempfile.mkstemp(prefix="mockserver-", suffix=".log")[1])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
+    descriptor, name = tempfile.mkstemp(prefix="mockserver-", suffix=".log")
+    log = Path(name)
+    with os.fdopen(descriptor, "w") as stderr:  # the server keeps its own copy
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mockserver", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
     assert process.stdout is not None
     first = process.stdout.readline()
     if not first.startswith("OPENAI_BASE_URL="):
@@ -67,6 +70,17 @@ def stop_cli_server(server: RunningServer) -> None:
         server.process.wait()
     if server.process.stdout:
         server.process.stdout.close()
+    server.log_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def cli_server_running(*args: str, env: dict[str, str] | None = None) -> Iterator[RunningServer]:
+    """`with cli_server_running(*args) as server`: a CLI server, stopped however the block ends."""
+    server = start_cli_server(*args, env=env)
+    try:
+        yield server
+    finally:
+        stop_cli_server(server)
 
 
 @pytest.fixture

@@ -1,10 +1,16 @@
-"""Helpers shared by the tests: strict SSE parsing, strict SDK-model validation, optional OpenAPI checks."""
+"""Helpers shared by the tests: strict SSE parsing, strict SDK-model validation, optional OpenAPI checks, a
+session of a running server and its journal, scenario problems."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +27,48 @@ def app_from_yaml(text: str, **settings: Any):
     result = load_text(text)
     result.raise_for_problems()
     return create_app(result.scenarios, Settings(**settings))
+
+
+def problems(text: str) -> list[str]:
+    """The problems of a YAML scenario text, as `s.yaml:LINE: message` lines."""
+    return [str(problem) for problem in load_text(text, "s.yaml").problems]
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@dataclass
+class Session:
+    """A session of its own on a running server: its own sequence counts and journal, behind its own base URL."""
+
+    root_url: str
+    name: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/session/{self.name}/v1"
+
+    def control(self, route: str) -> Any:
+        """GET `/_mock/ROUTE` for this session."""
+        return get_json(f"{self.root_url}/_mock/{route}?{urllib.parse.urlencode({'session': self.name})}")
+
+    def journal(self) -> list[dict[str, Any]]:
+        return self.control("requests")["requests"]
+
+    def ended_journal(self, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The journal once no entry is in progress: the server notices a client that left a moment later."""
+        deadline = time.monotonic() + timeout
+        while True:
+            entries = self.journal()
+            if all(entry["ended"] != "in progress" for entry in entries):
+                return entries
+            assert time.monotonic() < deadline, f"requests still in progress after {timeout} s: {entries}"
+            time.sleep(0.05)
+
+    def requests_to(self, scenario: str) -> list[dict[str, Any]]:
+        return [entry for entry in self.journal() if entry["scenario"] == scenario]
 
 
 def sse_payloads(body: bytes) -> list[str]:

@@ -319,7 +319,7 @@ async def test_status_and_headers_do_not_wait_for_the_first_chunk(client_for: An
     started = time.monotonic()
     response = await client.post("/v1/chat/completions", json=chat("late"))
     assert response.status == 200
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.4  # well before the first chunk, due at 1.5 s
     first = await response.content.readline()
     assert time.monotonic() - started >= 1.5 - 0.005
     assert b'"role":"assistant"' in first and b'"content":"x"' in await response.content.read()

@@ -18,10 +18,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import urllib.request
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
@@ -29,6 +27,7 @@ from typing import Any, NoReturn
 import openai
 import pytest
 from conftest import ROOT
+from helpers import Session
 
 from mockserver.loader import BUNDLED
 from mockserver.server import BackgroundServer
@@ -81,26 +80,6 @@ def unavailable(reason: str) -> NoReturn:
 def server() -> Iterator[BackgroundServer]:
     with BackgroundServer(make_app(BUNDLED, COUNTED, speed=0)) as running:
         yield running
-
-
-@dataclass
-class Session:
-    """A session of its own on the server: its own sequence counts and journal, behind its own base URL."""
-
-    root_url: str
-    name: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.root_url}/session/{self.name}/v1"
-
-    def control(self, route: str) -> dict[str, Any]:
-        url = f"{self.root_url}/_mock/{route}?session={self.name}"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return json.loads(response.read())
-
-    def requests_to(self, scenario: str) -> list[dict[str, Any]]:
-        return [entry for entry in self.control("requests")["requests"] if entry["scenario"] == scenario]
 
 
 @pytest.fixture

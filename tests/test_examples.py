@@ -3,21 +3,18 @@ OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL set, as the header of each tell
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-import time
-import urllib.parse
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from conftest import ROOT, RunningServer, start_cli_server, stop_cli_server
+from conftest import ROOT, RunningServer, cli_server_running
+from helpers import Session
 
 from mockserver.loader import BUNDLED, load_paths
 
@@ -61,25 +58,17 @@ class Run:
     returncode: int
     stdout: str
     stderr: str
-    root_url: str
-    session: str
-
-    def requests(self) -> list[dict[str, Any]]:
-        """The server's journal for this run's session."""
-        query = urllib.parse.urlencode({"session": self.session})
-        with urllib.request.urlopen(f"{self.root_url}/_mock/requests?{query}", timeout=10) as response:
-            return json.loads(response.read())["requests"]
+    session: Session  # the run's own session of the server
 
 
 def run_example(server: RunningServer, script: str, model: str, env: dict[str, str]) -> Run:
     """Run an example against its own session of `server`, so that sequence counts start afresh."""
-    root_url = server.base_url.removesuffix("/v1")
-    session = uuid.uuid4().hex
+    session = Session(server.base_url.removesuffix("/v1"))
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / script)],
         env={
             **os.environ,
-            "OPENAI_BASE_URL": f"{root_url}/session/{session}/v1",
+            "OPENAI_BASE_URL": session.base_url,
             "OPENAI_API_KEY": "sk-example",
             "OPENAI_MODEL": model,
             **env,
@@ -89,20 +78,20 @@ def run_example(server: RunningServer, script: str, model: str, env: dict[str, s
         text=True,
         timeout=60,
     )
-    return Run(done.returncode, done.stdout, done.stderr, root_url, session)
+    return Run(done.returncode, done.stdout, done.stderr, session)
 
 
 @pytest.fixture(scope="module")
 def runs() -> Iterator[dict[str, Future[Run]]]:
     """Every case, started at once. A run is mostly the openai package's import, so running several side by
     side roughly halves the time on two cores; each test waits for its own."""
-    fast, full_speed = start_cli_server("--speed", "0"), start_cli_server()
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with contextlib.ExitStack() as stack:
+        fast = stack.enter_context(cli_server_running("--speed", "0"))
+        full_speed = stack.enter_context(cli_server_running())
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=4))
         futures = {key: pool.submit(run_example, fast, *case) for key, case in CASES.items()}
         futures |= {key: pool.submit(run_example, full_speed, *case) for key, case in FULL_SPEED_CASES.items()}
         yield futures
-    stop_cli_server(fast)
-    stop_cli_server(full_speed)
 
 
 def ok(run: Run) -> str:
@@ -159,7 +148,7 @@ def test_04_tool_calls_are_assembled_by_index(runs: dict[str, Future[Run]]) -> N
     out = ok(runs["04 tool-call"].result())
     call = next(line for line in out.splitlines() if line.startswith("[tool call 0: get_weather("))
     arguments = call.removeprefix("[tool call 0: get_weather(").rsplit("), id ", 1)[0]
-    assert isinstance(json.loads(arguments), dict)  # the fragments joined into one JSON object
+    assert json.loads(arguments) == {"city": "Paris", "unit": "celsius"}  # the fragments joined into one JSON object
 
 
 @pytest.mark.parametrize("model", FAILURES)
@@ -169,7 +158,7 @@ def test_05_each_failure_has_its_own_message(runs: dict[str, Future[Run]], model
     assert run.returncode == 1, run.stdout + run.stderr
     assert message in run.stdout
     assert "Traceback" not in run.stderr
-    assert len(run.requests()) == attempts  # the SDK retried the 429s, and nothing else
+    assert len(run.session.journal()) == attempts  # the SDK retried the 429s, and nothing else
 
 
 def test_05_a_good_answer_passes_through(runs: dict[str, Future[Run]]) -> None:
@@ -182,10 +171,8 @@ def test_06_retries_as_retry_after_asks(runs: dict[str, Future[Run]]) -> None:
     assert "[attempt 1 failed (429); retrying in 0.10 s]" in out  # retry-after-ms, read before retry-after
     assert "[attempt 2 failed (429); retrying in 0.10 s]" in out
     assert "Thanks for waiting - here is your answer.\n[answered on attempt 3]" in out
-    assert [entry["status"] for entry in run.requests()] == [429, 429, 200]
-    query = urllib.parse.urlencode({"session": run.session})
-    with urllib.request.urlopen(f"{run.root_url}/_mock/verdicts?{query}", timeout=10) as response:
-        assert json.loads(response.read())["findings"] == []  # no retry came too soon
+    assert [entry["status"] for entry in run.session.journal()] == [429, 429, 200]
+    assert run.session.control("verdicts")["findings"] == []  # no retry came too soon
 
 
 def test_06_does_not_retry_once_the_answer_started(runs: dict[str, Future[Run]]) -> None:
@@ -193,7 +180,7 @@ def test_06_does_not_retry_once_the_answer_started(runs: dict[str, Future[Run]])
     assert run.returncode == 1
     assert run.stdout.count("The answer starts well") == 1
     assert "not retrying" in run.stdout
-    assert len(run.requests()) == 1
+    assert len(run.session.journal()) == 1
 
 
 def test_07_stops_at_the_character_limit_and_the_server_sees_it(runs: dict[str, Future[Run]]) -> None:
@@ -201,9 +188,7 @@ def test_07_stops_at_the_character_limit_and_the_server_sees_it(runs: dict[str, 
     out = ok(run)
     assert out.startswith("春眠不觉晓")
     assert "[stopped at 20 characters (MAX_CHARS=20)" in out
-    deadline = time.monotonic() + 5
-    while (entry := run.requests()[0])["ended"] == "in progress" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    (entry,) = run.session.ended_journal()
     assert entry["ended"] == "client disconnected"
 
 
@@ -217,5 +202,5 @@ def test_08_use_cases_stream_through_one_generator(runs: dict[str, Future[Run]])
     run = runs["08"].result()
     greeting = "Hello! I'm a scripted assistant served by mockserver. How can I help you today?"
     assert ok(run) == "".join(f"--- {title} ---\n{greeting}\n" for title in ("Code", "Outline", "Translation"))
-    temperatures = [entry["body"]["temperature"] for entry in run.requests()]
+    temperatures = [entry["body"]["temperature"] for entry in run.session.journal()]
     assert temperatures == [0.2, 1.0, 1.0]  # code generation asks for a low temperature

@@ -8,7 +8,6 @@ import json
 import random
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ import aiohttp
 import httpx2 as httpx
 import openai
 import pytest
-from helpers import sse_payloads
+from helpers import Session, problems, sse_payloads
 
 from mockserver.chaos import parse as parse_chaos
 from mockserver.loader import BUNDLED, load_paths, load_text
@@ -197,19 +196,16 @@ def test_jitter_is_seeded_per_request() -> None:
     ],
 )
 def test_fault_items_are_validated(chunks: str, message: str) -> None:
-    problems = [str(p) for p in load_text(f"scenarios:\n  - name: s\n    chunks: {chunks}\n", "f.yaml").problems]
-    assert len(problems) == 1 and message in problems[0], problems
+    found = problems(f"scenarios:\n  - name: s\n    chunks: {chunks}\n")
+    assert len(found) == 1 and message in found[0], found
 
 
 def test_chaos_blocks_are_validated() -> None:
-    problems = load_text("scenarios:\n  - name: s\n    text: x\n    chaos: {rate_limt: 0.5}\n", "f.yaml").problems
-    assert [str(p) for p in problems] == [
-        "f.yaml:4: unknown chaos key 'rate_limt'; did you mean 'rate_limit'? (scenario 's')"
+    assert problems("scenarios:\n  - name: s\n    text: x\n    chaos: {rate_limt: 0.5}\n") == [
+        "s.yaml:4: unknown chaos key 'rate_limt'; did you mean 'rate_limit'? (scenario 's')"
     ]
-    problems = load_text(
-        "scenarios:\n  - name: s\n    text: x\n    chaos: {rate_limit: 0.7, stall: 0.7}\n", "f.yaml"
-    ).problems
-    assert "add up to 1.4" in str(problems[0])
+    (found,) = problems("scenarios:\n  - name: s\n    text: x\n    chaos: {rate_limit: 0.7, stall: 0.7}\n")
+    assert "add up to 1.4" in found
 
 
 def test_bundled_fault_catalogue() -> None:
@@ -231,14 +227,10 @@ def server() -> Iterator[BackgroundServer]:
         yield running
 
 
-def session_url(server: BackgroundServer) -> tuple[str, str]:
-    session = uuid.uuid4().hex[:12]
-    return session, f"{server.root_url}/session/{session}/v1"
-
-
-def journal(server: BackgroundServer, session: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{server.root_url}/_mock/requests?session={session}", timeout=10) as response:
-        return json.loads(response.read())["requests"]
+def new_session(server: BackgroundServer) -> tuple[Session, str]:
+    """A session of its own on the shared server, and its base URL."""
+    session = Session(server.root_url)
+    return session, session.base_url
 
 
 def sdk(base_url: str, timeout: float = 30.0, **options: Any) -> openai.OpenAI:
@@ -250,40 +242,39 @@ def consume(stream: Any) -> str:
 
 
 def test_sdk_mid_stream_error_raises_api_error_and_is_not_retried(server: BackgroundServer) -> None:
-    session, url = session_url(server)
+    session, url = new_session(server)
     with pytest.raises(openai.APIError) as caught:
         consume(sdk(url).chat.completions.create(model="fault-error-event", messages=USER, stream=True))
     assert not isinstance(caught.value, openai.APIStatusError)
     assert getattr(caught.value, "status_code", None) is None
     assert caught.value.type == "server_error"
-    (entry,) = journal(server, session)
+    (entry,) = session.journal()
     assert (entry["status"], entry["ended"], entry["fault"]) == (200, "fault", "error")
 
 
 def test_sdk_disconnect_raises_a_connection_error(server: BackgroundServer) -> None:
-    session, url = session_url(server)
+    session, url = new_session(server)
     with pytest.raises((openai.APIConnectionError, httpx.RemoteProtocolError)):
         consume(sdk(url).chat.completions.create(model="fault-disconnect", messages=USER, stream=True))
-    (entry,) = journal(server, session)
+    (entry,) = session.journal()
     assert (entry["ended"], entry["fault"], entry["chunks"]) == ("fault", "disconnect", 4)  # role + 3 contents
 
 
 def test_sdk_stall_beyond_the_read_timeout_times_out(server: BackgroundServer) -> None:
-    session, url = session_url(server)
+    session, url = new_session(server)
     started = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
         consume(sdk(url, timeout=0.5).chat.completions.create(model="fault-stall", messages=USER, stream=True))
     assert time.monotonic() - started < 5
-    (entry,) = journal(server, session)  # a timeout after the headers is never retried
+    (entry,) = session.journal()  # a timeout after the headers is never retried
     assert entry["fault"] == "stall"
 
 
 def test_sdk_retries_a_timeout_before_the_headers(server: BackgroundServer) -> None:
-    session, url = session_url(server)
+    session, url = new_session(server)
     with pytest.raises(openai.APITimeoutError):
         sdk(url, timeout=0.1).chat.completions.create(model="slow-headers", messages=USER, stream=True)
-    time.sleep(0.5)  # the server notices each disconnect
-    entries = journal(server, session)
+    entries = session.ended_journal()  # the server notices each disconnect a moment later
     assert [(e["retry_count"], e["status"], e["ended"]) for e in entries] == [
         (0, None, "client disconnected"),
         (1, None, "client disconnected"),
@@ -292,18 +283,18 @@ def test_sdk_retries_a_timeout_before_the_headers(server: BackgroundServer) -> N
 
 
 def test_sdk_obeys_x_should_retry_false(server: BackgroundServer) -> None:
-    session, url = session_url(server)
+    session, url = new_session(server)
     with pytest.raises(openai.RateLimitError):
         sdk(url).chat.completions.create(model="error-429-no-retry", messages=USER)
-    (entry,) = journal(server, session)
+    (entry,) = session.journal()
     assert entry["should_retry"] is False
 
 
 def test_sdk_honours_retry_after(server: BackgroundServer) -> None:
-    session, url = session_url(server)
+    session, url = new_session(server)
     with pytest.raises(openai.RateLimitError):
         sdk(url).chat.completions.create(model="error-429", messages=USER, stream=True)
-    entries = journal(server, session)
+    entries = session.journal()
     assert len(entries) == 3
     for previous, retry in itertools.pairwise(entries):
         assert previous["retry_after"] == 0.5
@@ -311,7 +302,7 @@ def test_sdk_honours_retry_after(server: BackgroundServer) -> None:
 
 
 async def test_async_sdk_sees_the_same_faults(server: BackgroundServer) -> None:
-    _, url = session_url(server)
+    _, url = new_session(server)
     client = openai.AsyncOpenAI(base_url=url, api_key="x", timeout=httpx.Timeout(0.5, connect=5.0), max_retries=0)
     with pytest.raises(openai.APIError) as caught:
         async for _ in await client.chat.completions.create(model="fault-error-event", messages=USER, stream=True):
@@ -376,11 +367,6 @@ async def test_chaos_can_be_read_and_changed_at_run_time(client_for: Any) -> Non
 # --- verdicts ---------------------------------------------------------------------------------------------
 
 
-def verdict(server: BackgroundServer, session: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{server.root_url}/_mock/verdicts?session={session}", timeout=10) as response:
-        return json.loads(response.read())
-
-
 def naive_retry_loop(url: str, model: str, attempts: int = 3) -> None:
     """A hand-written client that retries at once, whatever the answer says."""
     body = json.dumps({"model": model, "messages": USER, "stream": True}).encode()
@@ -398,9 +384,9 @@ def naive_retry_loop(url: str, model: str, attempts: int = 3) -> None:
 def test_verdicts_flag_a_bad_client(server: BackgroundServer) -> None:
     rules = {}
     for model in ("error-429", "error-400", "error-429-no-retry", "fault-disconnect"):
-        session, url = session_url(server)
+        session, url = new_session(server)
         naive_retry_loop(url, model)
-        findings = verdict(server, session)["findings"]
+        findings = session.control("verdicts")["findings"]
         rules[model] = {finding["rule"] for finding in findings}
         assert all(finding["message"].endswith(".") for finding in findings)
     assert rules == {
@@ -409,15 +395,15 @@ def test_verdicts_flag_a_bad_client(server: BackgroundServer) -> None:
         "error-429-no-retry": {"retried_against_advice"},
         "fault-disconnect": {"repeated_after_stream_fault"},
     }
-    session, url = session_url(server)
+    session, url = new_session(server)
     naive_retry_loop(url, "rate-limit-recovers", attempts=2)  # gives up one attempt short, and too soon
-    findings = {finding["rule"]: finding["message"] for finding in verdict(server, session)["findings"]}
+    findings = {finding["rule"]: finding["message"] for finding in session.control("verdicts")["findings"]}
     assert set(findings) == {"retry_too_soon", "gave_up_early"}
     assert "step 3" in findings["gave_up_early"]
 
 
 def test_verdicts_pass_the_openai_sdk(server: BackgroundServer) -> None:
-    session, url = session_url(server)
+    session, url = new_session(server)
     client = sdk(url)
     assert consume(client.chat.completions.create(model="rate-limit-recovers", messages=USER, stream=True))
     for model in ("error-429", "error-400", "error-429-no-retry"):
@@ -425,16 +411,16 @@ def test_verdicts_pass_the_openai_sdk(server: BackgroundServer) -> None:
             client.chat.completions.create(model=model, messages=USER)
     with pytest.raises((openai.APIConnectionError, httpx.RemoteProtocolError)):
         consume(client.chat.completions.create(model="fault-disconnect", messages=USER, stream=True))
-    result = verdict(server, session)
+    result = session.control("verdicts")
     assert result["findings"] == []
     assert result["clean"] is True
     assert (result["requests"], result["calls"]) == (3 + 3 + 1 + 1 + 1, 5)
 
 
 def test_sitting_through_a_long_stall_is_a_finding(server: BackgroundServer) -> None:
-    session, url = session_url(server)
+    session, url = new_session(server)
     consume(sdk(url, timeout=30).chat.completions.create(model="long-stall", messages=USER, stream=True))
-    (finding,) = verdict(server, session)["findings"]
+    (finding,) = session.control("verdicts")["findings"]
     assert finding["rule"] == "sat_through_stall"
     assert "5 s stall" in finding["message"]
 

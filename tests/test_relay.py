@@ -76,7 +76,15 @@ async def relay(
     return start
 
 
-@pytest.mark.parametrize("model", ["finish-stop", "finish-length", "finish-content-filter"])
+# The bundled ending scenarios: model -> (the text relayed, its finish_reason).
+ENDINGS = {
+    "finish-stop": ("The capital of France is Paris.", "stop"),
+    "finish-length": (LENGTH_TEXT, "length"),
+    "finish-content-filter": ("I can explain how that works. The first step is", "content_filter"),
+}
+
+
+@pytest.mark.parametrize("model", ENDINGS)
 async def test_relay_streams_content_then_done(relay: Any, model: str) -> None:
     client, _ = await relay(model)
     response = await client.get("/chat", params={"message": "hello"})
@@ -85,10 +93,9 @@ async def test_relay_streams_content_then_done(relay: Any, model: str) -> None:
     received = events(await response.text())
     assert {name for name, _ in received[:-1]} == {"content"}
     assert len(received) > 2  # piece by piece, not the whole answer at once
-    expected = {"finish-stop": "stop", "finish-length": "length", "finish-content-filter": "content_filter"}[model]
-    assert received[-1] == ("done", {"finish_reason": expected})
-    if model == "finish-length":
-        assert "".join(data["text"] for _, data in received[:-1]) == LENGTH_TEXT
+    text, reason = ENDINGS[model]
+    assert received[-1] == ("done", {"finish_reason": reason})
+    assert "".join(data["text"] for _, data in received[:-1]) == text
 
 
 async def test_relay_keeps_newlines_inside_the_data_line(relay: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import RunningServer, start_cli_server, stop_cli_server
+from conftest import RunningServer, cli_server_running
 from helpers import assert_known_fields
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
@@ -32,9 +32,8 @@ USER = [{"role": "user", "content": "hello"}]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     extra = tmp_path_factory.mktemp("scenarios") / "extra.yaml"
     extra.write_text(EXTRA)
-    running = start_cli_server("--scenarios", str(BUNDLED), str(extra))
-    yield running
-    stop_cli_server(running)
+    with cli_server_running("--scenarios", str(BUNDLED), str(extra)) as running:
+        yield running
 
 
 def client(server: RunningServer, **options: Any) -> openai.OpenAI:
@@ -164,8 +163,7 @@ async def test_async_client(server: RunningServer) -> None:
 
 
 def test_api_key_flag(tmp_path: Path) -> None:
-    running = start_cli_server("--api-key", "sk-right")
-    try:
+    with cli_server_running("--api-key", "sk-right") as running:
         with pytest.raises(openai.AuthenticationError) as caught:
             openai.OpenAI(base_url=running.base_url, api_key="sk-wrong").chat.completions.create(
                 model="default", messages=USER
@@ -175,8 +173,6 @@ def test_api_key_flag(tmp_path: Path) -> None:
             model="default", messages=USER
         )
         assert answer.choices[0].message.content.startswith("Hello!")
-    finally:
-        stop_cli_server(running)
 
 
 def test_environment_variables_are_enough(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:

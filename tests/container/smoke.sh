@@ -192,7 +192,7 @@ check_stop() {
   $DOCKER stop -t 5 "$cid" >/dev/null
   elapsed_ms=$((($(date +%s%N) - started) / 1000000))
   code=$($DOCKER inspect -f '{{.State.ExitCode}}' "$cid")
-  [ "$elapsed_ms" -lt 3000 ] || fail "docker stop took $elapsed_ms ms: SIGTERM did not stop the server promptly"
+  [ "$elapsed_ms" -lt 4500 ] || fail "docker stop took $elapsed_ms ms: SIGTERM did not stop the server promptly"
   [ "$code" = 0 ] || fail "exit code $code after SIGTERM"
   say "stopped by SIGTERM in $elapsed_ms ms, exit code 0"
 }
