@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import random
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,12 +66,12 @@ def from_mapping(values: Mapping[str, Any]) -> ChaosSpec:
         if key not in KINDS and key not in SETTINGS:
             close = difflib.get_close_matches(str(key), [*KINDS, *SETTINGS], n=1)
             hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of: {', '.join([*KINDS, *SETTINGS])}"
-            raise ChaosError(f"unknown chaos key '{key}'{hint}")
+            raise ChaosError(f"unknown chaos key {reprlib.repr(key)}{hint}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ChaosError(f"chaos '{key}' must be a number >= 0, got {value!r}")
+            raise ChaosError(f"chaos '{key}' must be a number >= 0, got {reprlib.repr(value)}")
         if key in KINDS:
             if value > 1:
-                raise ChaosError(f"chaos '{key}' is a probability from 0 to 1, got {value!r}")
+                raise ChaosError(f"chaos '{key}' is a probability from 0 to 1, got {value:g}")
             rates[key] = float(value)
         else:
             settings[key] = float(value)
@@ -83,11 +84,11 @@ def parse(text: str) -> ChaosSpec:
     """A spec from `rate_limit=0.05,stall=0.01,stall_ms=5000`; raises ChaosError."""
     values: dict[str, Any] = {}
     for part in filter(None, (piece.strip() for piece in text.split(","))):
-        key, sep, value = part.partition("=")
+        key, sep, value = (piece.strip() for piece in part.partition("="))
         if not sep:
-            raise ChaosError(f"expected key=value, got {part!r}")
+            raise ChaosError(f"expected key=value, got {reprlib.repr(part)}")
         try:
-            values[key.strip()] = float(value)
+            values[key] = float(value)
         except ValueError:
-            raise ChaosError(f"chaos '{key.strip()}' must be a number, got {value.strip()!r}") from None
+            raise ChaosError(f"chaos {reprlib.repr(key)} must be a number, got {reprlib.repr(value)}") from None
     return from_mapping(values)

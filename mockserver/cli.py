@@ -58,8 +58,9 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
-def _paths_help(default: str) -> str:
-    return f"scenario files or folders (folders: every *.yaml/*.yml below); default: {default}"
+def _paths_help(default: str | None = None) -> str:
+    shown = f"; default: {default}" if default else ""
+    return f"scenario files or folders (folders: every *.yaml/*.yml below){shown}"
 
 
 def _flag(text: str) -> bool:
@@ -86,7 +87,10 @@ def _chaos_spec(text: str) -> chaos.ChaosSpec:
 
 
 def _seed(text: str) -> int:
-    return int(text)
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 # Every `serve` option can also come from the environment (handy in containers): dest -> (variable, parse,
@@ -166,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check scenario files without serving",
         description="Check scenario files; print every problem as file:line: message. Exit 0 when clean, 1 if not.",
     )
-    validate.add_argument("paths", nargs="+", metavar="PATH", help=_paths_help("none"))
+    validate.add_argument("paths", nargs="+", metavar="PATH", help=_paths_help())
 
     listing = commands.add_parser(
         "list",
@@ -385,8 +389,9 @@ def list_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_serve_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Fill each `serve` option not given as a flag from its environment variable, else its default."""
+def resolve_serve_options(args: argparse.Namespace) -> None:
+    """Fill each `serve` option not given as a flag from its environment variable, else its default; a bad
+    value stops with exit code 2, as a bad flag does."""
     for dest, (variable, parse, default) in SERVE_OPTIONS.items():
         if getattr(args, dest) is not None:
             continue
@@ -397,12 +402,18 @@ def resolve_serve_options(parser: argparse.ArgumentParser, args: argparse.Namesp
         try:
             setattr(args, dest, parse(raw))
         except (argparse.ArgumentTypeError, ValueError) as exc:
-            parser.error(f"{variable}={raw!r}: {exc}")
+            print(f"mockserver serve: error: {variable}={raw!r}: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        resolve_serve_options(parser, args)
-    return {"serve": serve, "validate": validate, "list": list_scenarios, "demo": demo.run}[args.command](args)
+        resolve_serve_options(args)
+    command = {"serve": serve, "validate": validate, "list": list_scenarios, "demo": demo.run}[args.command]
+    try:
+        return command(args)
+    except BrokenPipeError:  # `mockserver list | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exiting flushes nowhere
+        return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -87,6 +88,8 @@ async def add_scenarios(request: web.Request) -> web.Response:
     state = request.app[STATE]
     session = _session(request)
     text = await _text(request)
+    if not text.strip():
+        raise invalid("No scenarios in the request body: it is empty.", code="invalid_scenario", status=422)
     result = load_text(text, request.query.get("source", "<request body>"), snippet=True)
     if result.problems:
         raise scenario_problems(result)
@@ -103,7 +106,9 @@ async def delete_scenario(request: web.Request) -> web.Response:
     session = _session(request)
     if not state.selector.remove(name, session):
         where = f"session '{session}'" if session else "the scenarios added at run time"
-        raise invalid(f"No scenario named '{name}' in {where}.", code="scenario_not_found", status=404)
+        loaded = " (it was loaded from a file: only scenarios added at run time can be deleted)"
+        note = loaded if name in state.selector.files.by_name else ""
+        raise invalid(f"No scenario named '{name}' in {where}{note}.", code="scenario_not_found", status=404)
     return web.json_response({"deleted": name, "session": session})
 
 
@@ -112,13 +117,16 @@ async def use_scenario(request: web.Request) -> web.Response:
     `{"scenario": null}` stops."""
     state = request.app[STATE]
     session = _session(request)
+    expected = 'Expected a JSON body like {"scenario": "name"} (or {"scenario": null} to stop)'
     try:
-        body = json.loads(await request.read() or b"{}")
+        body = json.loads(await _text(request))
     except ValueError:
-        raise invalid('Expected a JSON body like {"scenario": "name"}.') from None
-    name = body.get("scenario") if isinstance(body, dict) else None
+        raise invalid(f"{expected}.") from None
+    if not isinstance(body, dict) or "scenario" not in body:
+        raise invalid(f"{expected}; got {reprlib.repr(body)}.", "scenario")
+    name = body["scenario"]
     if name is not None and not isinstance(name, str):
-        raise invalid('Expected a JSON body like {"scenario": "name"}: the name is text, or null.', "scenario")
+        raise invalid(f"{expected}: the name is text, or null.", "scenario")
     if name is not None and state.selector.find(name, session or "") is None:
         raise invalid(f"No scenario named '{name}'.", code="scenario_not_found", status=404)
     state.selector.use(name, session)

@@ -62,7 +62,8 @@ _ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "ret
 _ERROR_FIELDS = ("message", "type", "code", "param")
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens")
 _FILE_KEYS = ("version", "scenarios")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_MERGE = "tag:yaml.org,2002:merge"
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token, used with fullmatch
 
 
 @dataclass(frozen=True)
@@ -146,12 +147,21 @@ def _convert(
         return done[id(node)]
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves `<<: *anchor` merges
         result = done[id(node)] = _Map()
         result.line, result.key_lines = line, {}
+        merged: list[_Map] = []
         for key_node, value_node in node.value:
-            key = _convert(loader, key_node, source, problems, done)
             key_line = key_node.start_mark.line + 1
+            if key_node.tag == _MERGE:  # `<<: *base` or `<<: [*a, *b]`
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for merge_node in sources:
+                    base = _convert(loader, merge_node, source, problems, done)
+                    if isinstance(base, _Map):
+                        merged.append(base)
+                    else:
+                        problems.append(Problem(source, key_line, "'<<' merges a mapping, or a list of mappings"))
+                continue
+            key = _convert(loader, key_node, source, problems, done)
             if not isinstance(key, str):
                 problems.append(Problem(source, key_line, f"keys must be text, got {_kind(key)} {_short(key)}"))
                 continue
@@ -162,6 +172,12 @@ def _convert(
                 continue
             result[key] = _convert(loader, value_node, source, problems, done)
             result.key_lines[key] = key_line
+        # As YAML has it: a key written in the mapping wins over a merged one, and an earlier merge over a later.
+        for base in merged:
+            for key, value in base.items():
+                if key not in result:
+                    result[key] = value
+                    result.key_lines[key] = base.key_lines.get(key, line)
         return result
     if isinstance(node, yaml.SequenceNode):
         items = done[id(node)] = _List()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -96,16 +98,26 @@ def test_sigterm_stops_promptly_even_mid_stream(cli_server: Any) -> None:
     server = cli_server()
     request = urllib.request.Request(
         server.base_url + "/chat/completions",
-        data=b'{"model": "typewriter", "messages": [{"role": "user", "content": "hi"}], "stream": true}',
+        data=b'{"model": "fault-stall", "messages": [{"role": "user", "content": "hi"}], "stream": true}',
         headers={"Content-Type": "application/json"},
     )
-    reader = threading.Thread(target=lambda: urllib.request.urlopen(request, timeout=10).read(10), daemon=True)
-    reader.start()
-    time.sleep(0.3)
+    streaming = threading.Event()
+
+    def read() -> None:
+        with (
+            contextlib.suppress(OSError, http.client.HTTPException),
+            urllib.request.urlopen(request, timeout=20) as response,
+        ):
+            response.read(10)
+            streaming.set()  # the first chunk arrived; a 10 s stall follows
+            response.read()
+
+    threading.Thread(target=read, daemon=True).start()
+    assert streaming.wait(timeout=10)
     started = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=10) == 0
-    assert time.monotonic() - started < 2.5  # in-flight streams are cut after 0.8 s at most
+    assert time.monotonic() - started < 5  # the stalled stream is cut (after 0.8 s at most), not waited for
     assert "Traceback" not in server.log()
 
 
@@ -256,16 +268,18 @@ def test_options_come_from_the_environment_too(cli_server: Any, tmp_path: Path) 
     assert b"obfuscation" not in urllib.request.urlopen(request, timeout=10).read()
 
 
-def test_a_flag_wins_over_its_variable_and_bad_values_name_the_variable() -> None:
+def test_a_flag_wins_over_its_variable_and_bad_values_name_the_variable(cli_server: Any) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mockserver", "serve", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=30,
-        env={**__import__("os").environ, "MOCKSERVER_SPEED": "fast"},
+        env={**os.environ, "MOCKSERVER_SPEED": "fast"},
     )
     assert result.returncode == 2
-    assert "MOCKSERVER_SPEED='fast': 'fast' is not a number" in result.stderr
+    assert result.stderr.startswith("mockserver serve: error: MOCKSERVER_SPEED='fast': 'fast' is not a number")
+    server = cli_server("--speed", "0", env={"MOCKSERVER_SPEED": "fast"})
+    assert "  delays off (--speed 0)" in server.stdout_first_lines
 
 
 def test_two_workers_both_answer(cli_server: Any) -> None:
@@ -294,7 +308,29 @@ def test_report_prints_the_verdicts_at_shutdown(cli_server: Any) -> None:
         with contextlib.suppress(urllib.error.HTTPError):
             urllib.request.urlopen(request, timeout=10)
     server.process.send_signal(signal.SIGTERM)
-    output = server.process.stdout.read()
-    assert server.process.wait(timeout=10) == 0
+    output, _ = server.process.communicate(timeout=10)
+    assert server.process.returncode == 0
     assert "Client verdicts: 1 finding in 2 requests (1 calls)" in output
     assert "retried_not_retryable  Request 2 retried request 1, whose 400 is not retryable." in output
+
+
+def test_a_bad_seed_is_named_plainly() -> None:
+    result = run("serve", "--seed", "x")
+    assert result.returncode == 2
+    assert "argument --seed: 'x' is not a whole number" in result.stderr
+
+
+def test_a_closed_pipe_ends_a_listing_quietly(tmp_path: Path) -> None:
+    many = tmp_path / "many.yaml"  # a listing longer than a pipe holds, so that writing it meets the closed pipe
+    many.write_text(
+        "scenarios:\n" + "".join(f"  - {{name: s{i}, text: x, description: {'d' * 80}}}\n" for i in range(2000))
+    )
+    listing = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "list", str(many)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert listing.stdout is not None and listing.stderr is not None
+    listing.stdout.read(1)
+    listing.stdout.close()  # as `| head -1` does once it has its line
+    assert listing.wait(timeout=30) == 0
+    with listing.stderr:
+        assert listing.stderr.read() == b""

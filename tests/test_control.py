@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import openai
 import pytest
+from helpers import Session
 
 from mockserver.server import BackgroundServer
 from mockserver.testing import make_app
@@ -81,7 +81,9 @@ async def test_list_add_replace_delete(aiohttp_client: Any) -> None:
     assert await ask(client) == (200, "from the file")
     response = await client.delete("/_mock/scenarios/slow")  # file scenarios are not removable at run time
     assert response.status == 404
-    assert (await response.json())["error"]["code"] == "scenario_not_found"
+    error = (await response.json())["error"]
+    assert error["code"] == "scenario_not_found"
+    assert "it was loaded from a file" in error["message"]
 
 
 async def test_invalid_scenarios_get_422_with_file_style_messages(aiohttp_client: Any) -> None:
@@ -97,6 +99,9 @@ async def test_invalid_scenarios_get_422_with_file_style_messages(aiohttp_client
         "mine.yaml:2: unknown key 'txt' in scenario 'a'; did you mean 'text'?",
         "mine.yaml:5: 'ttft_ms' in scenario 'b' must be zero or more, got -1",
     ]
+    response = await client.post("/_mock/scenarios", data=" \n")
+    assert response.status == 422
+    assert (await response.json())["error"]["message"] == "No scenarios in the request body: it is empty."
     response = await client.post("/_mock/scenarios", data="{not: [valid")
     assert response.status == 422
     assert (await response.json())["error"]["problems"][0].startswith("<request body>:1: YAML syntax error")
@@ -200,23 +205,8 @@ def test_journal_counts_sdk_retries() -> None:
         client = openai.OpenAI(base_url=server.root_url + "/session/retries/v1", api_key="x")
         answer = client.chat.completions.create(model="flaky", messages=USER)
         assert answer.choices[0].message.content == "recovered"
-        with urllib_json(server.root_url + "/_mock/requests?session=retries") as data:
-            assert [(e["retry_count"], e["status"]) for e in data["requests"]] == [(0, 500), (1, 200)]
-
-
-class urllib_json:
-    """`with urllib_json(url) as data`: GET a JSON document."""
-
-    def __init__(self, url: str, **headers: str) -> None:
-        import urllib.request
-
-        self.response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10)
-
-    def __enter__(self) -> Any:
-        return json.loads(self.response.read())
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.response.close()
+        entries = Session(server.root_url, "retries").journal()
+        assert [(e["retry_count"], e["status"]) for e in entries] == [(0, 500), (1, 200)]
 
 
 async def test_admin_token(aiohttp_client: Any) -> None:
@@ -233,12 +223,21 @@ async def test_admin_token(aiohttp_client: Any) -> None:
     assert await ask(client) == (200, "from the file")  # the API itself needs no admin token
 
 
-@pytest.mark.parametrize("body", [b"{", b'{"scenario": "nope"}'])
-async def test_use_errors(aiohttp_client: Any, body: bytes) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"{", 400, None),
+        (b"", 400, None),
+        (b'{"name": "slow"}', 400, None),  # not silently taken as "stop"
+        (b'{"scenario": "nope"}', 404, "scenario_not_found"),
+    ],
+)
+async def test_use_errors(aiohttp_client: Any, body: bytes, status: int, code: str | None) -> None:
     client = await aiohttp_client(make_app(BASE))
     response = await client.post("/_mock/use", data=body)
-    assert response.status in (400, 404)
-    assert "message" in (await response.json())["error"]
+    error = (await response.json())["error"]
+    assert (response.status, error["code"]) == (status, code)
+    assert error["message"]
 
 
 @pytest.mark.parametrize(

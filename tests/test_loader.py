@@ -1,13 +1,10 @@
 from pathlib import Path
 
 import pytest
+from helpers import problems
 
 from mockserver.loader import BUNDLED, load_data, load_paths, load_text
 from mockserver.script import Answer, ErrorReply
-
-
-def problems(text: str) -> list[str]:
-    return [str(problem) for problem in load_text(text, "s.yaml").problems]
 
 
 def test_the_documented_example_loads() -> None:
@@ -271,3 +268,30 @@ def test_yaml_aliases_cannot_loop_or_explode() -> None:
 def test_header_names_must_be_whole_tokens() -> None:
     found = problems('scenarios:\n  - name: h\n    error: {status: 429, headers: {"x-ok\\n": "1"}}\n')
     assert found == ["s.yaml:3: 'x-ok\\n' is not a valid HTTP header name"]
+
+
+def test_a_merged_key_can_be_given_again_but_a_written_one_cannot() -> None:
+    text = """
+scenarios:
+  - &base {name: base, text: hi, ttft_ms: 10}
+  - &other {name: other, text: there, ttft_ms: 30}
+  - <<: *base
+    name: child
+    ttft_ms: 20
+  - <<: [*base, *other]
+    name: both
+"""
+    result = load_text(text, "s.yaml")
+    assert result.problems == []
+    steps = {scenario.name: scenario.steps[0] for scenario in result.scenarios}
+    assert (steps["child"].ttft_ms, steps["child"].content) == (20.0, "hi")
+    assert (steps["both"].ttft_ms, steps["both"].content) == (10.0, "hi")  # the first merge wins, as in YAML
+    assert problems("scenarios:\n  - name: a\n    name: b\n    text: x\n") == [
+        "s.yaml:3: duplicate key 'name' (first given on line 2)"
+    ]
+
+
+def test_a_merge_of_something_else_than_a_mapping_is_a_problem() -> None:
+    assert problems("scenarios:\n  - name: a\n    text: x\n    <<: [1]\n") == [
+        "s.yaml:4: '<<' merges a mapping, or a list of mappings"
+    ]
