@@ -8,9 +8,9 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 # Imported after __version__ is set: the control API reports it.
-from .app import create_app
-from .loader import LoadResult, Problem, ScenarioError, load_data, load_paths, load_text
-from .state import Settings
+from .scenario.load import LoadResult, Problem, ScenarioError, load_data, load_paths, load_text
+from .server.app import create_app
+from .server.state import Settings
 
 __all__ = [
     "LoadResult",

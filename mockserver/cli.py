@@ -17,13 +17,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import __version__, chaos, control, demo, verdicts
-from .app import create_app
-from .loader import BUNDLED, LoadResult, load_paths
-from .script import Scenario
-from .server import base_url, start
-from .state import STATE, Settings
-from .watch import watch
+from . import __version__, demo
+from .engine import chaos
+from .scenario.load import BUNDLED, LoadResult, load_paths
+from .scenario.model import Scenario
+from .scenario.watch import watch
+from .server import control, verdicts
+from .server.app import create_app
+from .server.runner import base_url, start
+from .server.state import STATE, Settings
 
 EXIT_BAD_SCENARIOS = 2
 

@@ -13,10 +13,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from .app import SESSION_PREFIX, create_app
-from .loader import BUNDLED, load_paths
-from .server import BackgroundServer
-from .state import Settings
+from .scenario.load import BUNDLED, load_paths
+from .server.app import SESSION_PREFIX, create_app
+from .server.runner import BackgroundServer
+from .server.state import Settings
 
 # The walk-through: a complete answer, the two early endings, a 429 that clears, one that does not, and an
 # error in the middle of a stream.

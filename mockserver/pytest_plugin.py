@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .loader import load_paths
+from .scenario.load import load_paths
 from .testing import MockServer, OpenAIMock
 
 TEST_API_KEY = "sk-mockserver-test"

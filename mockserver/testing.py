@@ -20,12 +20,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .app import SESSION_PREFIX, create_app
-from .journal import Entry
-from .loader import LoadResult, Problem, ScenarioError, load_data, load_paths, load_text, scenario_files
-from .server import BackgroundServer
-from .state import Settings
-from .verdicts import Finding
+from .scenario.load import LoadResult, Problem, ScenarioError, load_data, load_paths, load_text, scenario_files
+from .server.app import SESSION_PREFIX, create_app
+from .server.journal import Entry
+from .server.runner import BackgroundServer
+from .server.state import Settings
+from .server.verdicts import Finding
 
 Scenarios = str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 _counter = itertools.count(1)

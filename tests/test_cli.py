@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from conftest import ROOT
 
-from mockserver.loader import BUNDLED, load_paths
+from mockserver.scenario.load import BUNDLED, load_paths
 
 
 def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -147,8 +147,8 @@ def test_the_wheel_ships_the_bundled_scenarios(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import mockserver.loader as l; r = l.load_paths([l.BUNDLED]); "
-            "print(l.BUNDLED.is_relative_to(l.Path(l.__file__).parent), len(r.scenarios), len(r.problems))",
+            "import mockserver.scenario.load as l; r = l.load_paths([l.BUNDLED]); "
+            "print(l.BUNDLED.is_relative_to(l.Path(l.__file__).parent.parent), len(r.scenarios), len(r.problems))",
         ],
         capture_output=True,
         text=True,

@@ -29,8 +29,8 @@ import pytest
 from conftest import ROOT
 from helpers import Session
 
-from mockserver.loader import BUNDLED
-from mockserver.server import BackgroundServer
+from mockserver.scenario.load import BUNDLED
+from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
 
 NODE_DIR = ROOT / "tests" / "node"

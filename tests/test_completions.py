@@ -12,8 +12,8 @@ import pytest
 from helpers import sse_chunks, validate_openapi, validate_sdk
 from openai.types import Completion, Model
 
-from mockserver.loader import BUNDLED
-from mockserver.server import BackgroundServer
+from mockserver.scenario.load import BUNDLED
+from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
 
 EXTRA = """

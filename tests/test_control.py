@@ -9,7 +9,7 @@ import openai
 import pytest
 from helpers import Session
 
-from mockserver.server import BackgroundServer
+from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
 
 BASE = """
@@ -289,7 +289,7 @@ async def test_journal_says_how_the_scenario_was_chosen(aiohttp_client: Any) -> 
 
 
 async def test_only_recent_sessions_keep_their_state(aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mockserver.state.MAX_SESSIONS", 2)
+    monkeypatch.setattr("mockserver.server.state.MAX_SESSIONS", 2)
     client = await aiohttp_client(make_app(BASE))
     path = "/session/{}/v1/chat/completions"
     assert (await ask(client, path.format("a"), model="flaky"))[0] == 500

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from mockserver.app import create_app
 from mockserver.cli import SERVE_OPTIONS
-from mockserver.loader import load_paths
+from mockserver.scenario.load import load_paths
+from mockserver.server.app import create_app
 
 DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes.yaml"

@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, RunningServer, cli_server_running
 from helpers import Session
 
-from mockserver.loader import BUNDLED, load_paths
+from mockserver.scenario.load import BUNDLED, load_paths
 
 EXAMPLES = ROOT / "examples"
 

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 from helpers import problems
 
-from mockserver.loader import BUNDLED, load_data, load_paths, load_text
-from mockserver.script import Answer, ErrorReply
+from mockserver.scenario.load import BUNDLED, load_data, load_paths, load_text
+from mockserver.scenario.model import Answer, ErrorReply
 
 
 def test_the_documented_example_loads() -> None:

@@ -17,8 +17,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import ROOT
 
-from mockserver.loader import BUNDLED
-from mockserver.server import BackgroundServer
+from mockserver.scenario.load import BUNDLED
+from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
 
 RELAY = ROOT / "examples" / "09_relay" / "app.py"

@@ -16,8 +16,8 @@ from helpers import assert_known_fields, validate_openapi, validate_sdk
 from openai.types.responses import Response, ResponseErrorEvent, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from mockserver.loader import BUNDLED
-from mockserver.server import BackgroundServer
+from mockserver.scenario.load import BUNDLED
+from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
 
 SCENARIOS = """

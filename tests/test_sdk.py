@@ -15,7 +15,7 @@ from conftest import RunningServer, cli_server_running
 from helpers import assert_known_fields
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from mockserver.loader import BUNDLED
+from mockserver.scenario.load import BUNDLED
 
 EXTRA = """
 scenarios:

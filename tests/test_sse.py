@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from mockserver.sse import COMPLETED, Outcome, write_events
+from mockserver.engine.writer import COMPLETED, Outcome, write_events
 
 
 class RecordingResponse:

@@ -9,7 +9,7 @@ import pytest
 from helpers import problems, sse_chunks, validate_openapi, validate_sdk
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from mockserver.loader import BUNDLED, load_text
+from mockserver.scenario.load import BUNDLED, load_text
 
 USER = [{"role": "user", "content": "hi"}]
 EXTRA = """

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from mockserver.tokens import count_tokens, estimate_prompt_tokens, split_tokens
+from mockserver.scenario.tokens import count_tokens, estimate_prompt_tokens, split_tokens
 
 
 @pytest.mark.parametrize(

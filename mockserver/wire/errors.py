@@ -15,7 +15,7 @@ from http import HTTPStatus
 
 from aiohttp import web
 
-from .script import ErrorReply
+from ..scenario.model import ErrorReply
 
 # status -> (message, type, code). "{model}" is replaced by the request's model.
 DEFAULT_ERRORS: dict[int, tuple[str, str, str | None]] = {

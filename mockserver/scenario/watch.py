@@ -11,8 +11,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from .loader import load_paths, scenario_files
-from .selection import Selector
+from ..engine.selection import Selector
+from .load import load_paths, scenario_files
 
 log = logging.getLogger("mockserver")
 

@@ -18,14 +18,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..engine.plan import Ask, Plan
+from ..scenario.model import CONTENT, ENDINGS, REASONING, REFUSAL, TOOL_CALL, Chunk
+from ..scenario.tokens import estimate_prompt_tokens, message_text
 from . import params
 from .encode import compact, ending_bytes, json_str, padding
 from .errors import invalid
 from .ids import base62, fingerprint
 from .logprobs import logprob_entries
-from .plan import Ask, Plan
-from .script import CONTENT, ENDINGS, REASONING, REFUSAL, TOOL_CALL, Chunk
-from .tokens import estimate_prompt_tokens, message_text
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 STREAM_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8"}

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .chaos import ChaosSpec
-from .ids import hex_token
+from ..engine.chaos import ChaosSpec
+from ..engine.selection import Selector
+from ..wire.ids import hex_token
 from .journal import Journal
-from .selection import Selector
 
 # Sessions whose sequence counts, draws and scenarios are kept (the journal is bounded on its own).
 MAX_SESSIONS = 10_000

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .script import Chunk
+from ..scenario.model import Chunk
 
 # Alternatives offered as top_logprobs after the chosen token, with lower logprobs.
 _ALTERNATIVES = (" the", " a", ",", ".", " and", " of", " to", " in", " is", " that", "\n", " it", " for", " on")

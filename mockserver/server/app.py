@@ -20,14 +20,16 @@ from typing import Any
 
 from aiohttp import web
 
-from . import chat, completions, control, models, params, responses
-from .chaos import CHAOS_ERRORS
-from .errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, retry_after_seconds, scripted_error
+from ..engine.chaos import CHAOS_ERRORS
+from ..engine.plan import Timeline, WireFormat, error_latency, first_ending, inject, make_plans
+from ..engine.selection import Selection, Selector
+from ..engine.writer import COMPLETED, DISCONNECTED, FAULT, EventStreamResponse, Outcome, sleep_until, write_events
+from ..scenario.model import MID_STREAM_ERROR, ErrorReply, Fault, Scenario, Step
+from ..wire import catalogue as models
+from ..wire import chat, completions, params, responses
+from ..wire.errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, retry_after_seconds, scripted_error
+from . import control
 from .journal import Entry, kept_body
-from .plan import Timeline, WireFormat, error_latency, first_ending, inject, make_plans
-from .script import MID_STREAM_ERROR, ErrorReply, Fault, Scenario, Step
-from .selection import Selection, Selector
-from .sse import COMPLETED, DISCONNECTED, FAULT, EventStreamResponse, Outcome, sleep_until, write_events
 from .state import STATE, Settings, State
 
 log = logging.getLogger("mockserver")

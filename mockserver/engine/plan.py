@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from .script import (
+from ..scenario.model import (
     ARGUMENTS,
     CONTENT,
     ENDINGS,

@@ -15,14 +15,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..engine.plan import Ask, Plan
+from ..scenario.model import ENDINGS, Chunk, Fault
+from ..scenario.tokens import count_tokens
 from . import params
 from .encode import compact, ending_bytes, json_str
 from .errors import invalid
 from .ids import base62
 from .logprobs import logprob_entries
-from .plan import Ask, Plan
-from .script import ENDINGS, Chunk, Fault
-from .tokens import count_tokens
 
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream",

@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from . import chaos
-from .script import (
+from ..engine import chaos
+from .model import (
     ARGUMENTS,
     ENDINGS,
     FINISH_REASONS,
@@ -43,9 +43,10 @@ from .script import (
 from .tokens import split_tokens
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
-BUNDLED = Path(__file__).parent / "scenarios"
+_PACKAGE = Path(__file__).resolve().parent.parent
+BUNDLED = _PACKAGE / "scenarios"
 if not BUNDLED.is_dir():  # a source checkout or editable install: the top-level folder
-    BUNDLED = Path(__file__).parent.parent / "scenarios"
+    BUNDLED = _PACKAGE.parent / "scenarios"
 
 _ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model", "chaos")  # streamed answers only
 _TIMING_KEYS = ("latency_ms", "jitter_ms")  # error answers too

@@ -15,11 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from . import __version__, chaos
-from .errors import ApiError, invalid
+from .. import __version__
+from ..engine import chaos
+from ..scenario.load import LoadResult, load_text
+from ..scenario.model import ErrorReply, Scenario
+from ..wire.errors import ApiError, invalid
 from .journal import Entry
-from .loader import LoadResult, load_text
-from .script import ErrorReply, Scenario
 from .state import STATE, State
 from .verdicts import calls, judge
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import ApiError
-from .script import Scenario, Step
+from ..scenario.model import Scenario, Step
+from ..wire.errors import ApiError
 
 
 @dataclass(frozen=True)

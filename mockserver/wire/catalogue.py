@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..server.state import STATE
 from .errors import DEFAULT_ERRORS, ApiError
-from .state import STATE
 
 # The same made-up creation time for every model: listings stay byte-for-byte stable.
 CREATED = 1715367049

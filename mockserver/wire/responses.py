@@ -21,14 +21,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..engine.plan import Ask, Plan
+from ..scenario.model import ARGUMENTS, CONTENT, MID_STREAM_ERROR, REASONING, REFUSAL, TOOL_CALL, Chunk, Fault
+from ..scenario.tokens import estimate_prompt_tokens, message_text
 from . import params
 from .encode import compact, padding
 from .errors import invalid
 from .ids import base62, hex_token
 from .logprobs import logprob_entries
-from .plan import Ask, Plan
-from .script import ARGUMENTS, CONTENT, MID_STREAM_ERROR, REASONING, REFUSAL, TOOL_CALL, Chunk, Fault
-from .tokens import estimate_prompt_tokens, message_text
 
 ROLES = ("assistant", "system", "developer", "user")
 STREAM_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8"}

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from .chaos import ChaosSpec
-from .encode import json_str
+from ..engine.chaos import ChaosSpec
+from ..wire.encode import json_str
 from .tokens import split_tokens
 
 FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")

@@ -1,0 +1,1 @@
+"""The script model: scenario files read, checked and turned into answers."""

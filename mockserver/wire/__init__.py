@@ -1,0 +1,1 @@
+"""The OpenAI wire formats: request checks, rendering, errors, ids."""
