@@ -16,9 +16,10 @@ import os
 import time
 
 from openai import OpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 MODEL = os.environ.get("OPENAI_MODEL", "gpt-4o-mini")
-MESSAGES = [{"role": "user", "content": "Write a short poem about autumn."}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Write a short poem about autumn."}]
 
 
 def streamed(client: OpenAI) -> None:

@@ -40,7 +40,7 @@ def delay_before(attempt: int, exc: APIError) -> float:
             return float(headers["retry-after"])
     except ValueError:  # retry-after may also be an HTTP date; back off instead
         pass
-    return min(0.5 * 2 ** (attempt - 1), 8.0) * random.uniform(0.75, 1.0)  # jitter spreads out many clients
+    return min(0.5 * 2.0 ** (attempt - 1), 8.0) * random.uniform(0.75, 1.0)  # jitter spreads out many clients
 
 
 def stream_with_retries(client: OpenAI) -> int:

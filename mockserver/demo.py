@@ -8,15 +8,15 @@ import json
 import sys
 import textwrap
 import time
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
 from .scenario.load import BUNDLED, load_paths
-from .server.app import SESSION_PREFIX, create_app
+from .server.app import create_app
 from .server.runner import BackgroundServer
-from .server.state import Settings
+from .server.sessions import SESSION_PREFIX
+from .server.settings import Settings
+from .testing import OpenAIMock
 
 # The walk-through: a complete answer, the two early endings, a 429 that clears, one that does not, and an
 # error in the middle of a stream.
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"\n== {name}: {scenarios[name].description or ''}".rstrip(), flush=True)
                 with openai.OpenAI(base_url=f"{server.root_url}{SESSION_PREFIX}{session}/v1", api_key="demo") as client:
                     seen = stream(client, name)
-                report(seen, attempts(server.root_url, session))
+                report(seen, len(OpenAIMock(server.root_url, session).requests))
     except KeyboardInterrupt:
         return 130
     if not args.scenario:
@@ -132,10 +132,3 @@ def describe(error: BaseException) -> str:
     message = body.get("message") if isinstance(body, dict) else None
     text = f"{type(error).__name__}{f' ({status})' if status else ''}: {message or error}"
     return textwrap.shorten(text, 160, placeholder=" ...")
-
-
-def attempts(root_url: str, session: str) -> int:
-    """How many requests the server received in the session: the SDK's retries included."""
-    query = urllib.parse.urlencode({"session": session})
-    with urllib.request.urlopen(f"{root_url}/_mock/requests?{query}", timeout=10) as response:
-        return len(json.loads(response.read())["requests"])

@@ -21,10 +21,11 @@ from typing import Any
 from aiohttp import web
 
 from .scenario.load import LoadResult, Problem, ScenarioError, load_data, load_paths, load_text, scenario_files
-from .server.app import SESSION_PREFIX, create_app
+from .server.app import create_app
 from .server.journal import Entry
 from .server.runner import BackgroundServer
-from .server.state import Settings
+from .server.sessions import SESSION_PREFIX
+from .server.settings import Settings
 from .server.verdicts import Finding
 
 Scenarios = str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -72,8 +73,8 @@ class OpenAIMock:
             body, content_type = scenarios.encode(), "application/yaml"
         else:
             body, content_type = json.dumps(scenarios).encode(), "application/json"
-        answer = self._call("POST", "scenarios", body, content_type, source=source)
-        return answer["added"]
+        added: list[str] = self._call("POST", "scenarios", body, content_type, source=source)["added"]
+        return added
 
     def load(self, path: str | Path) -> list[str]:
         """Add the scenarios of a file or folder for this session (problems name the file and line)."""
@@ -122,21 +123,27 @@ class OpenAIMock:
             request.add_header("Authorization", f"Bearer {self.admin_token}")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read())
+                answer: dict[str, Any] = json.loads(response.read())
+                return answer
         except urllib.error.HTTPError as exc:
-            error = json.loads(exc.read() or b"{}").get("error", {})
+            try:
+                error = json.loads(exc.read() or b"{}").get("error") or {}
+            except ValueError:
+                error = {}
             if "problems" in error:
-                raise ScenarioError([_problem(text) for text in error["problems"]]) from None
-            raise RuntimeError(f"mockserver {method} /_mock/{route}: {exc.code} {error.get('message', '')}") from None
+                raise ScenarioError([Problem(**problem) for problem in error["problems"]]) from None
+            raise MockServerError(method, route, exc.code, error.get("code"), error.get("message") or "") from None
 
 
-def _problem(text: str) -> Problem:
-    """A problem as the server wrote it (`source:line: message`), as a Problem again."""
-    match = re.match(r"^(.*?):(\d+): (.*)$", text, re.DOTALL)
-    if match:
-        return Problem(match.group(1), int(match.group(2)), match.group(3))
-    source, _, message = text.partition(": ")
-    return Problem(source, 0, message)
+class MockServerError(RuntimeError):
+    """A control-API call that the server refused: `status`, the error's `code` and `message` say why (a
+    scenario that does not load raises `ScenarioError` instead)."""
+
+    def __init__(self, method: str, route: str, status: int, code: str | None, message: str) -> None:
+        super().__init__(f"mockserver {method} /_mock/{route}: {status} {message}")
+        self.status = status
+        self.code = code
+        self.message = message
 
 
 class MockServer:

@@ -15,15 +15,15 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from mockserver.cli import SERVE_OPTIONS
 from mockserver.scenario.load import load_paths
 from mockserver.server.app import create_app
+from mockserver.server.settings import serve_fields, variable
 
 DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes.yaml"
 COMPOSE = DEPLOY / "docker-compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
-VARIABLES = {variable for variable, _, _ in SERVE_OPTIONS.values()}
+VARIABLES = {variable(option.name) for option in serve_fields()}
 
 
 def manifests() -> list[dict[str, Any]]:

@@ -17,8 +17,9 @@ import openai
 import pytest
 from helpers import Session, problems, sse_payloads
 
-from mockserver.engine.chaos import parse as parse_chaos
-from mockserver.engine.plan import Ask, make_plan
+from mockserver.engine.ask import Ask
+from mockserver.engine.plan import make_plan
+from mockserver.scenario.chaos import parse as parse_chaos
 from mockserver.scenario.load import BUNDLED, load_paths, load_text
 from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
@@ -322,7 +323,7 @@ async def test_async_sdk_sees_the_same_faults(server: BackgroundServer) -> None:
 
 def chaos_run(seed: int) -> list[tuple[Any, ...]]:
     from mockserver import Settings, create_app
-    from mockserver.engine.chaos import parse
+    from mockserver.scenario.chaos import parse
 
     settings = Settings(
         speed=0, seed=seed, chaos=parse("rate_limit=0.1,server_error=0.05,disconnect=0.05,stall=0.05,stall_ms=1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from mockserver.engine.writer import COMPLETED, Outcome, write_events
+from mockserver.engine.writer import COMPLETED, Due, Outcome, write_events
 
 
 class RecordingResponse:
@@ -30,7 +30,7 @@ async def test_events_due_together_go_out_in_one_write() -> None:
     response = RecordingResponse()
     outcome = Outcome()
     start = asyncio.get_running_loop().time()
-    await write_events(None, response, [(0.0, b"a", 1), (0.0, b"b", 1), (0.0, b"c", 1)], start, outcome)  # type: ignore[arg-type]
+    await write_events(None, response, [Due(0.0, b"a", 1), Due(0.0, b"b", 1), Due(0.0, b"c", 1)], start, outcome)  # type: ignore[arg-type]
     assert [(data, eof) for _, data, eof in response.writes] == [(b"abc", True)]
     assert (outcome.chunks, outcome.ended) == (3, COMPLETED)
 
@@ -39,7 +39,7 @@ async def test_delays_are_kept_against_deadlines_not_added_up() -> None:
     response = RecordingResponse(write_cost=0.1)
     loop = asyncio.get_running_loop()
     start = loop.time()
-    events = [(0.0, b"a", 1)] + [(0.05 + 0.02 * i, bytes([98 + i]), 1) for i in range(11)] + [(0.25, b"z", 1)]
+    events = [Due(0.0, b"a", 1)] + [Due(0.05 + 0.02 * i, bytes([98 + i]), 1) for i in range(11)] + [Due(0.25, b"z", 1)]
     await write_events(None, response, events, start, Outcome())  # type: ignore[arg-type]
     assert b"".join(data for _, data, _ in response.writes) == b"".join(data for _, data, _ in events)
     sent = 0
@@ -54,14 +54,14 @@ async def test_delays_are_kept_against_deadlines_not_added_up() -> None:
 async def test_a_late_schedule_catches_up_in_one_write() -> None:
     response = RecordingResponse()
     start = asyncio.get_running_loop().time() - 1.0  # a second behind already
-    await write_events(None, response, [(0.1, b"a", 1), (0.2, b"b", 1), (1.2, b"c", 1)], start, Outcome())  # type: ignore[arg-type]
+    await write_events(None, response, [Due(0.1, b"a", 1), Due(0.2, b"b", 1), Due(1.2, b"c", 1)], start, Outcome())  # type: ignore[arg-type]
     assert [data for _, data, _ in response.writes] == [b"", b"ab", b"c"]
 
 
 async def test_headers_leave_at_once_when_the_first_event_waits() -> None:
     response = RecordingResponse()
     start = asyncio.get_running_loop().time()
-    await write_events(None, response, [(1.0, b"a", 1)], start, Outcome())  # type: ignore[arg-type]
+    await write_events(None, response, [Due(1.0, b"a", 1)], start, Outcome())  # type: ignore[arg-type]
     (flushed, _, _), (sent, data, _) = response.writes
     assert flushed - start < 0.5  # the empty write sends the buffered status line and headers
     assert (sent - start >= 1.0 - 0.002, data) == (True, b"a")

@@ -7,9 +7,9 @@ decides what is said or when.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from ..scenario.model import (
     ARGUMENTS,
@@ -20,46 +20,25 @@ from ..scenario.model import (
     TOOL_CALL,
     Answer,
     Chunk,
+    ChunkKind,
     ErrorReply,
     Fault,
+    FaultKind,
+    FinishReason,
+    MemoKind,
     ToolCall,
+    derive,
     text_of,
     tokens_of,
 )
+from .ask import Ask
 
-
-class WireFormat(Protocol):
-    """A wire format (a module: chat, completions, responses) renders plans, one per choice; the pipeline
-    around it is shared."""
-
-    STREAM_HEADERS: Mapping[str, str]  # headers of its streams, the content type among them
-
-    def parse_request(self, body: Mapping[str, Any]) -> Ask: ...
-
-    def make_envelope(self, plans: list[Plan], rng: random.Random) -> Any: ...
-
-    def stream_events(self, plans: list[Plan], ask: Ask, envelope: Any) -> Iterator[tuple[float, bytes, int]]: ...
-
-    def completion_body(self, plans: list[Plan], ask: Ask, envelope: Any) -> bytes: ...
-
-
-@dataclass
-class Ask:
-    """What the pipeline needs from a request, whatever its wire format."""
-
-    model: str
-    last_user: str
-    prompt_tokens: int
-    stream: bool
-    include_usage: bool = False
-    max_tokens: int | None = None
-    n: int = 1
-    logprobs: bool = False
-    top_logprobs: int = 0
-    obfuscation: bool | None = None  # None: the server's default
-    text_only: bool = False  # the wire format has room for content alone (legacy completions)
-    # Request fields a wire format sends back (the Responses API echoes its settings); read-only.
-    extra: Mapping[str, Any] = field(default_factory=dict)
+T = TypeVar("T")
+_SCHEDULE = MemoKind["Timeline"]("schedule")
+_TEXT_ONLY = MemoKind[Answer]("text only")
+_TEXT = MemoKind[str]("text of a kind")
+_REASONING_TOKENS = MemoKind[int]("reasoning tokens")
+_TOOL_CALLS = MemoKind["list[tuple[ToolCall, str]]"]("tool calls sent")
 
 
 # An event of a plan: (due time in seconds after the headers, first, end, fault). With no fault, the content
@@ -77,10 +56,10 @@ class Timeline:
     latency: float  # seconds before the status line and headers
     ending: Fault | None  # a fault that ends the stream in place of the finish
     # The faults played, for the journal, in script order: (content chunks before it, kind, seconds of stall).
-    played: tuple[tuple[int, str, float], ...] = ()
+    played: tuple[tuple[int, FaultKind, float], ...] = ()
 
     @property
-    def faults(self) -> tuple[str, ...]:
+    def faults(self) -> tuple[FaultKind, ...]:
         return tuple(kind for _, kind, _ in self.played)
 
     @property
@@ -96,7 +75,7 @@ class Plan:
     answer: Answer
     chunks: tuple[Chunk, ...]
     timeline: Timeline
-    finish_reason: str
+    finish_reason: FinishReason
     model: str
     prompt_tokens: int
     completion_tokens: int
@@ -129,47 +108,42 @@ class Plan:
             return self.answer.content
         return text_of(self.chunks, CONTENT)
 
-    def _derived(self, key: str, compute: Callable[[tuple[Chunk, ...]], Any]) -> Any:
+    def _derived(self, kind: MemoKind[T], key: object, compute: Callable[[tuple[Chunk, ...]], T]) -> T:
         """`compute(chunks)`, once per answer when the plan sends all of it (it is the same for every request)."""
         if self.truncated:
             return compute(self.chunks)
-        cache = self.answer.cache
-        if key not in cache:
-            cache[key] = compute(self.chunks)
-        return cache[key]
+        return self.answer.memo.get(kind, key, lambda: compute(self.chunks))
 
-    def text(self, kind: str) -> str:
+    def text(self, kind: ChunkKind) -> str:
         """The text of one kind this plan sends: content, reasoning or refusal."""
-        return self.content if kind == CONTENT else self._derived(kind, lambda chunks: text_of(chunks, kind))
+        if kind == CONTENT:
+            return self.content
+        return self._derived(_TEXT, kind, lambda chunks: text_of(chunks, kind))
 
     @property
     def reasoning_tokens(self) -> int:
-        return self._derived("reasoning tokens", lambda chunks: tokens_of(chunks, REASONING))
+        return self._derived(_REASONING_TOKENS, None, lambda chunks: tokens_of(chunks, REASONING))
 
     @property
     def tool_calls(self) -> list[tuple[ToolCall, str]]:
         """The tool calls this plan sends, each with the arguments text it gets (cut short by max_tokens)."""
-        return self._derived("tool calls", self._tool_calls)
+        return self._derived(_TOOL_CALLS, None, self._tool_calls)
 
     def _tool_calls(self, chunks: tuple[Chunk, ...]) -> list[tuple[ToolCall, str]]:
-        sent: dict[int, list[str]] = {}
+        sent: dict[int | None, list[str]] = {}
         for chunk in chunks:
             if chunk.kind == TOOL_CALL:
-                sent[chunk.tool] = []  # type: ignore[index]
+                sent[chunk.tool] = []
             elif chunk.kind == ARGUMENTS:
-                sent[chunk.tool].append(chunk.content)  # type: ignore[index]
+                sent[chunk.tool].append(chunk.content)
         return [(call, "".join(sent[call.index])) for call in self.answer.tool_calls if call.index in sent]
 
 
 def schedule(answer: Answer, speed: float, rng: random.Random | None = None) -> Timeline:
     """Due times for an answer's items. Without jitter the result is the same for every request, so it is
     computed once per answer and speed; with jitter, `rng` (seeded per request) moves each delay."""
-    key = ("schedule", speed)
     if rng is None or not answer.jitter_ms:
-        cached = answer.cache.get(key)
-        if cached is None:
-            cached = answer.cache[key] = _timeline(answer, speed, None)
-        return cached
+        return answer.memo.get(_SCHEDULE, speed, lambda: _timeline(answer, speed, None))
     return _timeline(answer, speed, rng)
 
 
@@ -178,12 +152,12 @@ def _timeline(answer: Answer, speed: float, rng: random.Random | None) -> Timeli
     jitter = answer.jitter_ms if rng is not None else 0.0
 
     def wait(ms: float) -> float:
-        if jitter:
-            ms = max(0.0, ms + rng.uniform(-jitter, jitter))  # type: ignore[union-attr]
+        if jitter and rng is not None:
+            ms = max(0.0, ms + rng.uniform(-jitter, jitter))
         return ms * scale
 
     events: list[Event] = []
-    played: list[tuple[int, str, float]] = []
+    played: list[tuple[int, FaultKind, float]] = []
     at = 0.0
     index = 0  # content chunks so far
     ending = None
@@ -242,25 +216,24 @@ def make_plans(answer: Answer, ask: Ask, speed: float, rng: random.Random | None
 def text_only(answer: Answer) -> Answer:
     """The answer reduced to its content, for a wire format without reasoning, refusals or tool calls. Time
     passes as scripted: every other chunk becomes a silent wait as long as its delay."""
-    cached = answer.cache.get("text-only")
-    if cached is None:
-        items: list[Chunk | Fault] = []
-        seen = 0  # chunks so far: the first waits ttft_ms, the others interval_ms, as the scheduler has it
-        for item in answer.items:
-            if not isinstance(item, Chunk):
-                items.append(item)
-                continue
-            delay = item.delay_ms
-            if delay is None:
-                delay = answer.ttft_ms if seen == 0 else answer.interval_ms
-            seen += 1
-            items.append(replace(item, delay_ms=delay) if item.kind == CONTENT else Fault("wait", delay))
-        finish = "stop" if answer.finish_reason == "tool_calls" else answer.finish_reason
-        choices = tuple(text_only(choice) for choice in answer.choices)
-        cached = answer.cache["text-only"] = replace(
-            answer, items=tuple(items), tool_calls=(), finish_reason=finish, choices=choices, cache={}
-        )
-    return cached
+    return answer.memo.get(_TEXT_ONLY, None, lambda: _text_only(answer))
+
+
+def _text_only(answer: Answer) -> Answer:
+    items: list[Chunk | Fault] = []
+    seen = 0  # chunks so far: the first waits ttft_ms, the others interval_ms, as the scheduler has it
+    for item in answer.items:
+        if not isinstance(item, Chunk):
+            items.append(item)
+            continue
+        delay = item.delay_ms
+        if delay is None:
+            delay = answer.ttft_ms if seen == 0 else answer.interval_ms
+        seen += 1
+        items.append(replace(item, delay_ms=delay) if item.kind == CONTENT else Fault("wait", delay))
+    finish: FinishReason = "stop" if answer.finish_reason == "tool_calls" else answer.finish_reason
+    choices = tuple(text_only(choice) for choice in answer.choices)
+    return derive(answer, items=tuple(items), tool_calls=(), finish_reason=finish, choices=choices)
 
 
 def first_ending(plans: list[Plan]) -> Fault | None:
@@ -310,21 +283,6 @@ def _cut(timeline: Timeline, kept: int) -> Timeline:
     finish_at = content[-1] if content else next(event[0] for event in timeline.events if event[3] is None)
     played = tuple(fault for fault in timeline.played if fault[0] < kept)
     return Timeline(tuple(events), finish_at, timeline.latency, None, played)
-
-
-def inject(answer: Answer, fault: Fault, rng: random.Random) -> Answer:
-    """The answer with `fault` placed after a random number of its chunks (a chaos draw); an answer with
-    per-choice alternatives gets it in each of them."""
-    if answer.choices:
-        choices = tuple(inject(choice, fault, rng) for choice in answer.choices)
-        return replace(choices[0], choices=choices, cache={})
-    slots = [index for index, item in enumerate(answer.items) if isinstance(item, Chunk)]
-    position = rng.randint(0, len(slots))
-    at = slots[position] if position < len(slots) else (slots[-1] + 1 if slots else 0)
-    items = (*answer.items[:at], fault, *answer.items[at:])
-    if fault.kind in ENDINGS:
-        items = items[: at + 1]  # nothing after an ending is sent
-    return replace(answer, items=items, cache={})
 
 
 def _truncate(chunks: tuple[Chunk, ...], budget: int) -> tuple[tuple[Chunk, ...], int]:

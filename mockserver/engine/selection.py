@@ -9,11 +9,15 @@ scenario whose `match` rules all hold (layer by layer, in the order they were ad
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from ..scenario.model import Scenario, Step
+from ..scenario.model import Match, Scenario, Step
 from ..wire.errors import ApiError
+
+# How a scenario was chosen, in the order the rules apply.
+ChosenBy = Literal["use", "header", "model", "match", "default"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class Selection:
     scenario: Scenario
     step: Step
     step_number: int  # 1-based; always 1 for a scenario without a sequence
-    reason: str  # how it was chosen: use, header, model, match or default
+    reason: ChosenBy
 
 
 class Layer:
@@ -29,7 +33,7 @@ class Layer:
 
     def __init__(self, scenarios: Iterable[Scenario] = ()) -> None:
         self.by_name: dict[str, Scenario] = {}
-        self.matchers: list[Scenario] = []
+        self.matchers: list[tuple[Scenario, Match]] = []
         self.add(scenarios)
 
     def add(self, scenarios: Iterable[Scenario]) -> list[str]:
@@ -40,14 +44,17 @@ class Layer:
                 replaced.append(scenario.name)
                 del self.by_name[scenario.name]  # re-adding moves it to the end of the order
             self.by_name[scenario.name] = scenario
-        self.matchers = [s for s in self.by_name.values() if s.match is not None]
+        self._index()
         return replaced
 
     def remove(self, name: str) -> bool:
         if self.by_name.pop(name, None) is None:
             return False
-        self.matchers = [s for s in self.by_name.values() if s.match is not None]
+        self._index()
         return True
+
+    def _index(self) -> None:
+        self.matchers = [(s, s.match) for s in self.by_name.values() if s.match is not None]
 
 
 class Selector:
@@ -121,21 +128,21 @@ class Selector:
         if scenario is not None:
             return self._step(scenario, session, "model")
         for layer in self.layers(session):
-            for scenario in layer.matchers:
-                if scenario.match.holds(model, last_user):  # type: ignore[union-attr]
+            for scenario, match in layer.matchers:
+                if match.holds(model, last_user):
                     return self._step(scenario, session, "match")
         scenario = self.find("default", session)
         if scenario is not None:
             return self._step(scenario, session, "default")
         raise self._not_found(f"No scenario matches this request (model '{model}') and there is no 'default'.", session)
 
-    def _named(self, name: str, session: str, reason: str, why: str) -> Selection:
+    def _named(self, name: str, session: str, reason: ChosenBy, why: str) -> Selection:
         scenario = self.find(name, session)
         if scenario is None:
             raise self._not_found(f"No scenario named '{name}' ({why}).", session)
         return self._step(scenario, session, reason)
 
-    def _step(self, scenario: Scenario, session: str, reason: str) -> Selection:
+    def _step(self, scenario: Scenario, session: str, reason: ChosenBy) -> Selection:
         if not scenario.is_sequence:
             return Selection(scenario, scenario.steps[0], 1, reason)
         key = (scenario.name, session)
@@ -151,3 +158,16 @@ class Selector:
             "header or as the model, when its `match` rules hold, or when it is named `default`."
         )
         return ApiError(404, message, "invalid_request_error", None, "scenario_not_found")
+
+
+def selection_order(scenarios: Sequence[Scenario]) -> list[tuple[Scenario, str]]:
+    """Scenarios in the order a request is matched against them (within one layer), each with how it gets
+    chosen: `match` rules first, then the ones chosen by name, then `default`."""
+    matched = []
+    for scenario in scenarios:
+        if scenario.match is not None:
+            rules = ", ".join(f"{key}={value!r}" for key, value in scenario.match.describe().items())
+            matched.append((scenario, f"match {rules}" if rules else "match: every request"))
+    by_name = [(s, "by name") for s in scenarios if s.match is None and s.name != "default"]
+    fallback = [(s, "any other request") for s in scenarios if s.match is None and s.name == "default"]
+    return matched + by_name + fallback

@@ -11,12 +11,26 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
+from typing import Literal, NamedTuple
 
 from aiohttp import web
 
-COMPLETED = "completed"
-DISCONNECTED = "client disconnected"
-FAULT = "fault"  # the script (or chaos) ended the stream early: an error event, a clean early end, a cut
+# How an answer ended: as scripted; cut short by the client; ended early by the script (or chaos) — an error
+# event, a clean early end, a cut; or not yet.
+Ended = Literal["completed", "client disconnected", "fault", "in progress"]
+COMPLETED: Ended = "completed"
+DISCONNECTED: Ended = "client disconnected"
+FAULT: Ended = "fault"
+IN_PROGRESS: Ended = "in progress"
+
+
+class Due(NamedTuple):
+    """Bytes the writer sends at a time: `at` seconds after the headers, with the stream chunks (events) in
+    them counted for the journal."""
+
+    at: float
+    data: bytes
+    chunks: int
 
 
 class EventStreamResponse(web.StreamResponse):
@@ -31,7 +45,7 @@ class Outcome:
     """How a response went, for the request log: events written and how the stream ended."""
 
     chunks: int = 0  # stream chunks written, `[DONE]` not counted
-    ended: str = COMPLETED
+    ended: Ended = COMPLETED
 
 
 async def sleep_until(deadline: float) -> None:
@@ -43,12 +57,12 @@ async def sleep_until(deadline: float) -> None:
 async def write_events(
     request: web.Request,
     response: web.StreamResponse,
-    events: Iterable[tuple[float, bytes, int]],
+    events: Iterable[Due],
     start: float,
     outcome: Outcome,
     cut: bool = False,
 ) -> None:
-    """Send `(due time, bytes, chunks in them)` events in order, then end the body — or, with `cut`, close the
+    """Send `Due` events in order, then end the body — or, with `cut`, close the
     connection without ending it (no chunked terminator). Due times count from the loop time `start`. A
     client that goes away ends the stream quietly, noted in `outcome`."""
     loop = asyncio.get_running_loop()
@@ -59,7 +73,7 @@ async def write_events(
     first = next(pending, None)
     try:
         await response.prepare(request)
-        if first is not None and first[0] > 0:
+        if first is not None and first.at > 0:
             # Status and headers go out now, not with the first event: a client timing out after them is
             # not retried by the SDKs, one timing out before them is.
             await response.write(b"")

@@ -7,20 +7,77 @@ path only has to assemble.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar, cast
 
-from ..engine.chaos import ChaosSpec
-from ..wire.encode import json_str
+from .chaos import ChaosSpec
 from .tokens import split_tokens
 
-FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls")
+FinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
+FINISH_REASONS: tuple[FinishReason, ...] = ("stop", "length", "content_filter", "tool_calls")
 
 # What a chunk carries. A tool call streams as a header chunk (its id and name, no tokens), then its arguments.
-CONTENT, REASONING, REFUSAL, TOOL_CALL, ARGUMENTS = "content", "reasoning", "refusal", "tool_call", "arguments"
+ChunkKind = Literal["content", "reasoning", "refusal", "tool_call", "arguments"]
+CONTENT: ChunkKind = "content"
+REASONING: ChunkKind = "reasoning"
+REFUSAL: ChunkKind = "refusal"
+TOOL_CALL: ChunkKind = "tool_call"
+ARGUMENTS: ChunkKind = "arguments"
+
+# What a `chunks` item that is not content does: an error event, a cut connection, a clean early end, a stall,
+# raw bytes, a keep-alive comment — or `wait`, time spent on what a wire format leaves out.
+FaultKind = Literal["error", "disconnect", "end", "stall", "wait", "raw", "keepalive"]
+# Faults that end a stream early: nothing scripted after them is sent.
+ENDINGS: tuple[FaultKind, ...] = ("error", "disconnect", "end")
+# Faults that only pass time: a scripted stall, and a silent wait.
+SILENCES: tuple[FaultKind, ...] = ("stall", "wait")
+
+# What a `keepalive: true` item sends: an SSE comment, which every client must ignore.
+KEEPALIVE = b": keep-alive\n\n"
+MID_STREAM_ERROR: Mapping[str, Any] = {
+    "message": "The server experienced an error while processing your request. We apologize for the inconvenience!",
+    "type": "server_error",
+    "param": None,
+    "code": None,
+}
+
+T = TypeVar("T")
+
+
+class MemoKind(Generic[T]):
+    """A kind of work derived from an answer (its schedule, a renderer's bytes), typed by its result: the memo
+    hands back a `T` for a `MemoKind[T]`, whatever other kinds it holds."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"MemoKind({self.name!r})"
+
+
+class Memo:
+    """Work a renderer or the scheduler does once per answer instead of once per request. It belongs to one
+    answer: `derive()` (and `dataclasses.replace`) give a derived answer an empty memo of its own, so it can
+    never serve another answer's bytes."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[Hashable, ...], Any] = {}
+
+    def get(self, kind: MemoKind[T], key: Hashable, compute: Callable[[], T]) -> T:
+        """The value of `kind` for `key`, computed on first use."""
+        try:
+            return cast(T, self._values[kind, key])
+        except KeyError:
+            value = self._values[kind, key] = compute()
+            return value
 
 
 @dataclass(frozen=True)
@@ -31,15 +88,15 @@ class Chunk:
 
     content: str
     delay_ms: float | None = None
-    kind: str = CONTENT
+    kind: ChunkKind = CONTENT
     tool: int | None = None
     logprob: float | None = None  # a scripted logprob for every token of this chunk
     tokens: tuple[str, ...] = field(init=False)
-    content_json: str = field(init=False)
+    content_json: str = field(init=False)  # the content as compact JSON, non-ASCII kept as UTF-8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", split_tokens(self.content))
-        object.__setattr__(self, "content_json", json_str(self.content))
+        object.__setattr__(self, "content_json", json.dumps(self.content, ensure_ascii=False))
 
 
 @dataclass(frozen=True)
@@ -61,26 +118,12 @@ class Usage:
     completion_tokens: int | None = None
 
 
-# What a `keepalive: true` item sends: an SSE comment, which every client must ignore.
-KEEPALIVE = b": keep-alive\n\n"
-# Faults that end a stream early: nothing scripted after them is sent.
-ENDINGS = ("error", "disconnect", "end")
-# Faults that only pass time: a scripted stall, and a silent wait (time spent on what a wire format leaves out).
-SILENCES = ("stall", "wait")
-MID_STREAM_ERROR = {
-    "message": "The server experienced an error while processing your request. We apologize for the inconvenience!",
-    "type": "server_error",
-    "param": None,
-    "code": None,
-}
-
-
 @dataclass(frozen=True)
 class Fault:
     """A `chunks` item that is not content: an error event, a cut connection, a clean early end, a stall,
     raw bytes, or a keep-alive comment."""
 
-    kind: str  # error | disconnect | end | stall | wait | raw | keepalive
+    kind: FaultKind
     delay_ms: float | None = None  # the wait before it; for a stall, how long nothing is sent
     raw: bytes = b""  # for raw: the bytes, verbatim
     error: Mapping[str, Any] | None = None  # for error: the error object sent in the event
@@ -110,7 +153,7 @@ class Answer:
     """A streamed answer: content chunks and faults in order, how it ends, its timing, its chaos."""
 
     items: tuple[Chunk | Fault, ...]
-    finish_reason: str = "stop"
+    finish_reason: FinishReason = "stop"
     tool_calls: tuple[ToolCall, ...] = ()
     ttft_ms: float = 0.0
     interval_ms: float = 0.0
@@ -121,8 +164,7 @@ class Answer:
     chaos: ChaosSpec | None = None
     # Other answers for requests with n > 1: choice i answers with choices[i % len(choices)].
     choices: tuple[Answer, ...] = ()
-    # Work a renderer or the scheduler can do once per answer instead of once per request (bytes, times).
-    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    memo: Memo = field(init=False, default_factory=Memo, compare=False, repr=False)
     chunks: tuple[Chunk, ...] = field(init=False, compare=False, repr=False)  # the items that are deltas
     content: str = field(init=False, compare=False, repr=False)
     completion_tokens: int = field(init=False, compare=False, repr=False)
@@ -134,12 +176,17 @@ class Answer:
         object.__setattr__(self, "completion_tokens", sum(len(chunk.tokens) for chunk in chunks))
 
 
-def text_of(chunks: tuple[Chunk, ...], kind: str) -> str:
+def derive(answer: Answer, **changes: Any) -> Answer:
+    """The answer with `changes`: a new answer, with derived fields and an empty memo of its own."""
+    return replace(answer, **changes)
+
+
+def text_of(chunks: tuple[Chunk, ...], kind: ChunkKind) -> str:
     """The text the chunks of one kind carry (content, reasoning or refusal)."""
     return "".join(chunk.content for chunk in chunks if chunk.kind == kind)
 
 
-def tokens_of(chunks: tuple[Chunk, ...], kind: str) -> int:
+def tokens_of(chunks: tuple[Chunk, ...], kind: ChunkKind) -> int:
     return sum(len(chunk.tokens) for chunk in chunks if chunk.kind == kind)
 
 

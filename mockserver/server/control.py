@@ -8,28 +8,28 @@ from __future__ import annotations
 
 import json
 import os
-import reprlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from .. import __version__
-from ..engine import chaos
+from .._version import __version__
+from ..scenario import chaos
 from ..scenario.load import LoadResult, load_text
-from ..scenario.model import ErrorReply, Scenario
+from ..scenario.model import Scenario
+from ..scenario.problems import short
 from ..wire.errors import ApiError, invalid
-from .journal import Entry
-from .state import STATE, State
-from .verdicts import calls, judge
+from .exchange import current
+from .sessions import CONTROL_PREFIX
+from .state import STATE
+from .verdicts import verdict
 
-PREFIX = "/_mock/"
+PREFIX = CONTROL_PREFIX
 
 
-def _session(request: web.Request) -> str | None:
-    """The session a control call is about: `?session=` or the X-Mock-Session header; None for everyone."""
-    return request.query.get("session") or request.headers.get("X-Mock-Session") or None
+def _session() -> str | None:
+    """The session a control call is about (`?session=` or the X-Mock-Session header); None for everyone."""
+    return current().session or None
 
 
 async def _text(request: web.Request) -> str:
@@ -51,12 +51,13 @@ def describe(scenario: Scenario, session: str | None = None) -> dict[str, Any]:
 
 
 def scenario_problems(result: LoadResult) -> ApiError:
-    """A 422 listing every problem, with the same `source:line: message` lines as file loading."""
+    """A 422 listing every problem as data (`source`, `line`, `message`); its message has the same
+    `source:line: message` lines as file loading, for a person reading it."""
     return invalid(
         "Invalid scenarios:\n" + "\n".join(map(str, result.problems)),
         code="invalid_scenario",
         status=422,
-        details={"problems": [str(problem) for problem in result.problems]},
+        details={"problems": [problem.to_json() for problem in result.problems]},
     )
 
 
@@ -75,7 +76,7 @@ async def health(request: web.Request) -> web.Response:
 
 async def list_scenarios(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    session = _session(request)
+    session = _session()
     own = state.selector.sessions.get(session or "")
     scenarios = [
         describe(scenario, session if own is not None and scenario.name in own.by_name else None)
@@ -87,7 +88,7 @@ async def list_scenarios(request: web.Request) -> web.Response:
 async def add_scenarios(request: web.Request) -> web.Response:
     """Add scenarios from a YAML or JSON body; `?source=NAME` names them in messages (default: inline)."""
     state = request.app[STATE]
-    session = _session(request)
+    session = _session()
     text = await _text(request)
     if not text.strip():
         raise invalid("No scenarios in the request body: it is empty.", code="invalid_scenario", status=422)
@@ -104,7 +105,7 @@ async def add_scenarios(request: web.Request) -> web.Response:
 async def delete_scenario(request: web.Request) -> web.Response:
     state = request.app[STATE]
     name = request.match_info["name"]
-    session = _session(request)
+    session = _session()
     if not state.selector.remove(name, session):
         where = f"session '{session}'" if session else "the scenarios added at run time"
         loaded = " (it was loaded from a file: only scenarios added at run time can be deleted)"
@@ -117,14 +118,14 @@ async def use_scenario(request: web.Request) -> web.Response:
     """`{"scenario": NAME}` answers every request of the session (of everyone, without one) with NAME;
     `{"scenario": null}` stops."""
     state = request.app[STATE]
-    session = _session(request)
+    session = _session()
     expected = 'Expected a JSON body like {"scenario": "name"} (or {"scenario": null} to stop)'
     try:
         body = json.loads(await _text(request))
     except ValueError:
         raise invalid(f"{expected}.") from None
     if not isinstance(body, dict) or "scenario" not in body:
-        raise invalid(f"{expected}; got {reprlib.repr(body)}.", "scenario")
+        raise invalid(f"{expected}; got {short(body)}.", "scenario")
     name = body["scenario"]
     if name is not None and not isinstance(name, str):
         raise invalid(f"{expected}: the name is text, or null.", "scenario")
@@ -137,14 +138,14 @@ async def use_scenario(request: web.Request) -> web.Response:
 async def reset(request: web.Request) -> web.Response:
     """Forget sequence counts and journal entries: of everyone, or of one session (with its scenarios)."""
     state = request.app[STATE]
-    session = _session(request)
+    session = _session()
     state.reset(session)
     return web.json_response({"reset": session or "all"})
 
 
 async def requests(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    entries = state.journal.select(session=_session(request), scenario=request.query.get("scenario"))
+    entries = state.journal.select(session=_session(), scenario=request.query.get("scenario"))
     if "limit" in request.query:
         try:
             limit = max(0, int(request.query["limit"]))
@@ -154,37 +155,13 @@ async def requests(request: web.Request) -> web.Response:
     return web.json_response({"requests": [entry.to_json() for entry in entries]})
 
 
-def _succeeds_after(state: State) -> Callable[[Entry], bool]:
-    """Whether the request after this entry's, in its scenario's sequence, would have been answered."""
-
-    def check(entry: Entry) -> bool:
-        scenario = state.selector.find(entry.scenario or "", entry.session or "")
-        if scenario is None or not scenario.is_sequence or entry.step is None:
-            return False
-        following = scenario.steps[min(entry.step, len(scenario.steps) - 1)]
-        return not isinstance(following, ErrorReply)
-
-    return check
-
-
-def verdict(state: State, session: str | None = None, max_retries: int = 5) -> dict[str, Any]:
-    entries = state.journal.select(session=session)
-    findings = judge(entries, _succeeds_after(state), max_retries=max_retries)
-    return {
-        "clean": not findings,
-        "requests": len(entries),
-        "calls": len(calls(entries)),
-        "findings": [finding.to_json() for finding in findings],
-    }
-
-
 async def verdicts(request: web.Request) -> web.Response:
     """The client's behaviour judged from the journal (of `?session=`); `?max_retries=N` sets the storm limit."""
     try:
         max_retries = int(request.query.get("max_retries", 5))
     except ValueError:
         raise invalid("'max_retries' must be a whole number.", param="max_retries") from None
-    return web.json_response(verdict(request.app[STATE], _session(request), max_retries))
+    return web.json_response(verdict(request.app[STATE], _session(), max_retries))
 
 
 async def get_chaos(request: web.Request) -> web.Response:

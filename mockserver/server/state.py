@@ -9,24 +9,14 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from ..engine.chaos import ChaosSpec
 from ..engine.selection import Selector
+from ..scenario.chaos import ChaosSpec
 from ..wire.ids import hex_token
 from .journal import Journal
+from .settings import Settings
 
 # Sessions whose sequence counts, draws and scenarios are kept (the journal is bounded on its own).
 MAX_SESSIONS = 10_000
-
-
-@dataclass
-class Settings:
-    speed: float = 1.0
-    api_key: str | None = None
-    admin_token: str | None = None
-    journal_size: int = 1000
-    seed: int = 0
-    chaos: ChaosSpec | None = None
-    obfuscation: bool = True  # the `obfuscation` field on stream chunks, unless a request turns it off
 
 
 @dataclass

@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from itertools import pairwise
+from typing import Any
 
+from ..scenario.model import ErrorReply
 from .journal import Entry
+from .state import State
 
 NOT_RETRYABLE = (400, 401, 403, 404, 422)
 RETRYABLE = (408, 409, 429)
@@ -51,10 +54,8 @@ def calls(entries: Iterable[Entry]) -> list[list[Entry]]:
         if entry.status is None and entry.ended == "in progress":
             continue
         chain = last.get(entry.session)
-        previous = chain[-1] if chain else None
-        continues = previous is not None and _failed(previous) and entry.body == previous.body
-        if continues:
-            chain.append(entry)  # type: ignore[union-attr]
+        if chain and _failed(chain[-1]) and entry.body == chain[-1].body:
+            chain.append(entry)
         else:
             chain = [entry]
             result.append(chain)
@@ -147,3 +148,27 @@ def report(verdict: dict[str, object]) -> str:
     width = max(len(finding["rule"]) for finding in findings)
     rows = [f"  {finding['rule']:<{width}}  {finding['message']}" for finding in findings]
     return "\n".join([head, *rows])
+
+
+def _succeeds_after(state: State) -> Callable[[Entry], bool]:
+    """Whether the request after this entry's, in its scenario's sequence, would have been answered."""
+
+    def check(entry: Entry) -> bool:
+        scenario = state.selector.find(entry.scenario or "", entry.session or "")
+        if scenario is None or not scenario.is_sequence or entry.step is None:
+            return False
+        following = scenario.steps[min(entry.step, len(scenario.steps) - 1)]
+        return not isinstance(following, ErrorReply)
+
+    return check
+
+
+def verdict(state: State, session: str | None = None, max_retries: int = 5) -> dict[str, Any]:
+    entries = state.journal.select(session=session)
+    findings = judge(entries, _succeeds_after(state), max_retries=max_retries)
+    return {
+        "clean": not findings,
+        "requests": len(entries),
+        "calls": len(calls(entries)),
+        "findings": [finding.to_json() for finding in findings],
+    }

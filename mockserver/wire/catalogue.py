@@ -1,13 +1,12 @@
-"""`GET /v1/models` and `GET /v1/models/{model}`: the scenarios, and the models their `match` rules name, as
-the models a client may ask for."""
+"""The model catalogue of `GET /v1/models`: the scenarios, and the models their `match` rules name, as the
+models a client may ask for."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from aiohttp import web
-
-from ..server.state import STATE
+from ..scenario.model import Scenario
 from .errors import DEFAULT_ERRORS, ApiError
 
 # The same made-up creation time for every model: listings stay byte-for-byte stable.
@@ -19,35 +18,24 @@ def model_object(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": CREATED, "owned_by": "system"}
 
 
-def model_names(request: web.Request, session: str) -> list[str]:
+def model_names(scenarios: Iterable[Scenario]) -> list[str]:
     """Scenario names first, then the models named in `match.model` rules (globs are not model names)."""
-    names: dict[str, None] = {}
-    for scenario in request.app[STATE].selector.visible(session):
-        names[scenario.name] = None
-    for scenario in request.app[STATE].selector.visible(session):
+    scenarios = list(scenarios)
+    names: dict[str, None] = dict.fromkeys(scenario.name for scenario in scenarios)
+    for scenario in scenarios:
         pattern = scenario.match.model if scenario.match else None
         if pattern and not _GLOB & set(pattern):
             names[pattern] = None
     return list(names)
 
 
-def _session(request: web.Request) -> str:
-    return request.match_info.get("session") or request.headers.get("X-Mock-Session") or ""
+def listing(scenarios: Iterable[Scenario]) -> dict[str, Any]:
+    return {"object": "list", "data": [model_object(name) for name in model_names(scenarios)]}
 
 
-async def list_models(request: web.Request) -> web.Response:
-    data = [model_object(name) for name in model_names(request, _session(request))]
-    return web.json_response({"object": "list", "data": data})
-
-
-async def get_model(request: web.Request) -> web.Response:
-    name = request.match_info["model"]
-    if name not in model_names(request, _session(request)):
+def one_model(scenarios: Iterable[Scenario], name: str) -> dict[str, Any]:
+    """The model object, or the real API's 404 `model_not_found`."""
+    if name not in model_names(scenarios):
         message, type_, code = DEFAULT_ERRORS[404]
         raise ApiError(404, message.replace("{model}", name), type_, "model", code)
-    return web.json_response(model_object(name))
-
-
-def add_routes(app: web.Application, prefix: str) -> None:
-    app.router.add_get(prefix + "/v1/models", list_models)
-    app.router.add_get(prefix + "/v1/models/{model:.+}", get_model)
+    return model_object(name)

@@ -1,5 +1,5 @@
-"""The Chat Completions wire format: request checks as the real API makes them, and rendering plans as
-`chat.completion.chunk` events or one `chat.completion` object.
+"""The Chat Completions wire format: rendering plans as `chat.completion.chunk` events or one `chat.completion`
+object (the request checks are in `chat_request`).
 
 Byte layout follows the real API: key order `id, object, created, model, service_tier, system_fingerprint,
 choices, usage, obfuscation`; each choice `index, delta, logprobs, finish_reason`; compact JSON, one `data:`
@@ -18,72 +18,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.plan import Ask, Plan
-from ..scenario.model import CONTENT, ENDINGS, REASONING, REFUSAL, TOOL_CALL, Chunk
-from ..scenario.tokens import estimate_prompt_tokens, message_text
-from . import params
-from .encode import compact, ending_bytes, json_str, padding
-from .errors import invalid
+from ..engine.ask import Ask
+from ..engine.plan import Plan
+from ..engine.writer import Due
+from ..scenario.model import CONTENT, ENDINGS, REASONING, REFUSAL, TOOL_CALL, Chunk, FaultKind, MemoKind
+from .chat_request import parse_request
+from .encode import compact, json_str, padding
+from .errors import stream_ending
 from .ids import base62, fingerprint
 from .logprobs import logprob_entries
 
-ROLES = ("system", "assistant", "user", "function", "tool", "developer")
-STREAM_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8"}
+__all__ = ["STREAM_HEADERS", "completion_body", "make_envelope", "parse_request", "stream_events"]
 
-
-def parse_request(body: Mapping[str, Any]) -> Ask:
-    """Check a chat request as the real API does, and keep what the pipeline needs."""
-    model = params.model(body)
-    if "messages" not in body:
-        raise invalid("Missing required parameter: 'messages'.", "messages", "missing_required_parameter")
-    messages = body["messages"]
-    if not isinstance(messages, list):
-        raise params.wrong_type("messages", "an array", messages)
-    if not messages:
-        raise invalid(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-            "messages",
-            "empty_array",
-        )
-    last_user = ""
-    for index, message in enumerate(messages):
-        where = f"messages[{index}]"
-        if not isinstance(message, Mapping):
-            raise params.wrong_type(where, "an object", message)
-        role = params.role(message, where, ROLES)
-        content = message.get("content")
-        if content is None and role in ("system", "user", "developer", "tool"):
-            raise invalid(
-                f"Missing required parameter: '{where}.content'.", f"{where}.content", "missing_required_parameter"
-            )
-        if content is not None and not isinstance(content, (str, list)):
-            raise params.wrong_type(f"{where}.content", "one of a string or array of objects", content)
-        if role == "user":
-            last_user = message_text(content)
-    stream, options = params.stream_options(body)
-    limit = params.integer(body, "max_completion_tokens", 0)
-    if limit is None:
-        limit = params.integer(body, "max_tokens", 0)
-    logprobs = params.optional(body, "logprobs", bool, "a boolean") or False
-    top_logprobs = params.integer(body, "top_logprobs", 0, 20)
-    if top_logprobs is not None and not logprobs:
-        raise invalid(
-            "Invalid value for 'top_logprobs': 'logprobs' must be set to true to use 'top_logprobs'.",
-            "top_logprobs",
-            "invalid_value",
-        )
-    return Ask(
-        model=model,
-        last_user=last_user,
-        prompt_tokens=estimate_prompt_tokens(messages),
-        stream=stream,
-        include_usage=params.flag(options, "include_usage", False),
-        max_tokens=limit,
-        n=params.integer(body, "n", 1, 128) or 1,
-        logprobs=logprobs,
-        top_logprobs=top_logprobs or 0,
-        obfuscation=params.flag(options, "include_obfuscation", None),  # type: ignore[arg-type]
-    )
+STREAM_HEADERS: Mapping[str, str] = {"Content-Type": "text/event-stream; charset=utf-8"}
 
 
 @dataclass(frozen=True)
@@ -173,7 +120,8 @@ def _item(chunk: Chunk, position: int, style: _Style) -> bytes:
 def _tool_header(plan: Plan, chunk: Chunk, call_id: str, opens: bool, style: _Style) -> bytes:
     """The first fragment of a tool call: index, id, type and name, with empty arguments. When it opens the
     answer, the role travels in it."""
-    call = plan.answer.tool_calls[chunk.tool]  # type: ignore[index]
+    assert chunk.tool is not None  # a tool-call chunk names its call
+    call = plan.answer.tool_calls[chunk.tool]
     header = compact(
         {"index": call.index, "id": call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
     )
@@ -184,13 +132,15 @@ def _tool_header(plan: Plan, chunk: Chunk, call_id: str, opens: bool, style: _St
     return style.item(delta, f"tool:{call.index}:{call_id}")
 
 
+# Each chunk's item, per request style: the same for every request of that style.
+_ITEMS = MemoKind[list[bytes]]("chat items")
+
+
 def _items(plan: Plan, choice: int, envelope: Envelope, style: _Style) -> list[bytes]:
     """The items of a plan's chunks for one choice. Serialized once per answer and request style; only what
     differs per request — tool-call ids, a chunk cut by max_tokens, another choice's index — is made anew."""
-    key = ("chat", style)
-    cached = plan.answer.cache.get(key)
-    if cached is None:
-        cached = plan.answer.cache[key] = [_item(chunk, i, style) for i, chunk in enumerate(plan.answer.chunks)]
+    chunks = plan.answer.chunks
+    cached = plan.answer.memo.get(_ITEMS, style, lambda: [_item(chunk, i, style) for i, chunk in enumerate(chunks)])
     if not (plan.cut or plan.answer.tool_calls or choice):
         return cached  # a plan ended early by a fault only reaches the items it sends
     items = cached[: len(plan.chunks)]
@@ -198,7 +148,8 @@ def _items(plan: Plan, choice: int, envelope: Envelope, style: _Style) -> list[b
         items[-1] = _item(plan.chunks[-1], len(plan.chunks) - 1, style)
     for position, chunk in enumerate(plan.chunks):
         if chunk.kind == TOOL_CALL:
-            call_id = envelope.call_ids[choice][chunk.tool]  # type: ignore[index]
+            assert chunk.tool is not None
+            call_id = envelope.call_ids[choice][chunk.tool]
             items[position] = _tool_header(plan, chunk, call_id, position == 0, style)
     if choice:
         index = str(choice).encode()
@@ -221,7 +172,7 @@ def _opening(plan: Plan, style: _Style) -> bytes | None:
 
 def _choice_events(
     plan: Plan, choice: int, head: bytes, envelope: Envelope, style: _Style, single: bool
-) -> Iterator[tuple[float, int, bytes, int, str | None]]:
+) -> Iterator[tuple[float, int, bytes, int, FaultKind | None]]:
     """One choice's events: (due, order, bytes, chunks, ending). Its finish chunk is the last; the usage
     chunk and `[DONE]` are the caller's. With `single`, each chunk is an event of its own, so that choices
     interleave chunk by chunk."""
@@ -241,7 +192,7 @@ def _choice_events(
                     yield at, order, run, stop - start, None
                 order += 1
         elif fault.kind in ENDINGS:
-            yield at, order, ending_bytes(fault), int(fault.kind == "error"), fault.kind
+            yield at, order, stream_ending(fault), int(fault.kind == "error"), fault.kind
             return
         else:
             yield at, order, fault.raw, 0, None
@@ -250,8 +201,8 @@ def _choice_events(
     yield plan.finish_at, order + 1, (b"" if opened else role) + head + index + finish[1:], 1 + (not opened), None
 
 
-def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[tuple[float, bytes, int]]:
-    """The SSE body as (due time, bytes, chunks in them) events, rendered only when the writer asks for them,
+def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[Due]:
+    """The SSE body as events, rendered only when the writer asks for them,
     so an open stream holds no bytes it has not sent. With n > 1 the choices' events interleave in time
     order, each choice with its own role and finish chunk. After the last finish come the usage chunk (when
     asked for) and `[DONE]`; a scripted fault ends the stream in their place."""
@@ -269,21 +220,22 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[t
             _choice_events(plan, choice, head, envelope, style, single=True) for choice, plan in enumerate(plans)
         ]
         events = heapq.merge(*streams, key=lambda event: event[:2])
-    pending: tuple[float, bytes, int] | None = None
+    pending: Due | None = None
     for at, _, data, chunks, ending in events:
         if pending is not None:
             yield pending
         if ending is not None:
-            yield at, data, chunks
+            yield Due(at, data, chunks)
             return
-        pending = (at, data, chunks)
+        pending = Due(at, data, chunks)
     # The last finish (events come in time order) carries the usage chunk and [DONE] with it.
-    at, data, chunks = pending  # type: ignore[misc]
+    assert pending is not None  # every choice ends with its finish chunk
+    at, data, chunks = pending
     if ask.include_usage:
         usage = prefix + b'],"usage":' + compact(usage_object(plans))
         data += usage + (padding("usage") if style.obfuscation else b"") + b"}\n\n"
         chunks += 1
-    yield at, data + b"data: [DONE]\n\n", chunks
+    yield Due(at, data + b"data: [DONE]\n\n", chunks)
 
 
 def completion_body(plans: list[Plan], ask: Ask, envelope: Envelope) -> bytes:

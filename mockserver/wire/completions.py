@@ -15,69 +15,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.plan import Ask, Plan
+from ..engine.plan import Plan
+from ..engine.writer import Due
 from ..scenario.model import ENDINGS, Chunk, Fault
-from ..scenario.tokens import count_tokens
-from . import params
-from .encode import compact, ending_bytes, json_str
-from .errors import invalid
+from .completions_request import CompletionsAsk, parse_request
+from .encode import compact, json_str
+from .errors import stream_ending
 from .ids import base62
 from .logprobs import logprob_entries
 
-STREAM_HEADERS = {
+__all__ = ["STREAM_HEADERS", "completion_body", "make_envelope", "parse_request", "stream_events"]
+
+STREAM_HEADERS: Mapping[str, str] = {
     "Content-Type": "text/event-stream",
     "cache-control": "no-cache, must-revalidate",
     "access-control-allow-origin": "*",
 }
-DEFAULT_MAX_TOKENS = 16
-MAX_CHOICES = 128  # prompts times n: a small request must not ask for a huge answer
-
-
-def _prompts(body: Mapping[str, Any]) -> list[str]:
-    """The prompts as text: a string, a list of strings, or token arrays (counted, not decoded)."""
-    if "prompt" not in body:
-        raise invalid("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter")
-    prompt = body["prompt"]
-    if isinstance(prompt, str):
-        return [prompt]
-    if isinstance(prompt, list) and prompt:
-        if all(isinstance(item, str) for item in prompt):
-            return list(prompt)
-        if all(isinstance(item, int) and not isinstance(item, bool) for item in prompt):
-            return [" ".join(map(str, prompt))]
-        if all(isinstance(item, list) for item in prompt):
-            return [" ".join(map(str, item)) for item in prompt]
-    raise params.wrong_type("prompt", "a string, an array of strings, or an array of token arrays", prompt)
-
-
-def parse_request(body: Mapping[str, Any]) -> Ask:
-    model = params.model(body)
-    prompts = _prompts(body)
-    stream, options = params.stream_options(body)
-    limit = params.integer(body, "max_tokens", 0)
-    logprobs = params.integer(body, "logprobs", 0, 5)
-    echo = params.optional(body, "echo", bool, "a boolean") or False
-    n = params.integer(body, "n", 1, 128) or 1
-    if n * len(prompts) > MAX_CHOICES:
-        raise invalid(
-            f"Invalid 'prompt': {len(prompts)} prompts with n={n} make {n * len(prompts)} choices; "
-            f"at most {MAX_CHOICES} are answered.",
-            "prompt",
-        )
-    return Ask(
-        model=model,
-        last_user=prompts[-1],
-        prompt_tokens=sum(count_tokens(prompt) for prompt in prompts),
-        stream=stream,
-        include_usage=params.flag(options, "include_usage", False),
-        max_tokens=DEFAULT_MAX_TOKENS if limit is None else limit,
-        n=n * len(prompts),  # one choice per prompt and per n, the prompt's choices together
-        logprobs=logprobs is not None,
-        top_logprobs=logprobs or 0,
-        obfuscation=False,
-        text_only=True,
-        extra={"echo": prompts if echo else None, "n": n},
-    )
 
 
 @dataclass(frozen=True)
@@ -105,13 +58,14 @@ def _logprobs(chunks: Sequence[Chunk], top: int, offset: int) -> dict[str, Any]:
     }
 
 
-def _echo(ask: Ask, choice: int) -> str:
+def _echo(ask: CompletionsAsk, choice: int) -> str:
     """With `echo`, the prompt this choice answers, sent before its text."""
-    prompts = ask.extra.get("echo")
-    return prompts[choice // ask.extra["n"]] if prompts else ""
+    return ask.echo[choice // ask.per_prompt] if ask.echo else ""
 
 
-def _choice(ask: Ask, index: int, text_json: str, chunks: Sequence[Chunk], offset: int, finish: str | None) -> bytes:
+def _choice(
+    ask: CompletionsAsk, index: int, text_json: str, chunks: Sequence[Chunk], offset: int, finish: str | None
+) -> bytes:
     logprobs = compact(_logprobs(chunks, ask.top_logprobs, offset)) if ask.logprobs else b"null"
     finish_json = json_str(finish).encode() if finish else b"null"
     return (
@@ -120,7 +74,7 @@ def _choice(ask: Ask, index: int, text_json: str, chunks: Sequence[Chunk], offse
     )  # fmt: skip
 
 
-def _choice_events(plan: Plan, index: int, ask: Ask) -> Iterator[tuple[float, int, bytes | Fault]]:
+def _choice_events(plan: Plan, index: int, ask: CompletionsAsk) -> Iterator[tuple[float, int, bytes | Fault]]:
     """One choice's events: (due, order, the choice's JSON or a fault). The last text chunk carries the finish
     reason; an answer without text finishes with one empty chunk. text_only() left only content chunks."""
     carrier = len(plan.chunks) - 1 if plan.chunks and plan.ending is None else None
@@ -145,7 +99,7 @@ def _choice_events(plan: Plan, index: int, ask: Ask) -> Iterator[tuple[float, in
         yield plan.finish_at, order, _choice(ask, index, json_str(echo), (), offset, plan.finish_reason)
 
 
-def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[tuple[float, bytes, int]]:
+def stream_events(plans: list[Plan], ask: CompletionsAsk, envelope: Envelope) -> Iterator[Due]:
     """`data:` events of `text_completion` chunks, the choices interleaved in time order, then the usage chunk
     when asked for, and `[DONE]`; a fault that ends the stream comes in their place."""
     head = f'data: {{"id":"{envelope.id}","object":"text_completion","created":{envelope.created},"choices":['.encode()
@@ -156,12 +110,12 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[t
     for at, _, event in heapq.merge(*streams, key=lambda event: event[:2]):
         last_at = at  # events come in time order
         if not isinstance(event, Fault):
-            yield at, head + event + tail, 1
+            yield Due(at, head + event + tail, 1)
         elif event.kind in ENDINGS:
-            yield at, ending_bytes(event), int(event.kind == "error")
+            yield Due(at, stream_ending(event), int(event.kind == "error"))
             return
         else:
-            yield at, event.raw, 0
+            yield Due(at, event.raw, 0)
     final = b""
     if ask.include_usage:
         final = (
@@ -172,7 +126,7 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[t
             + compact(usage_object(plans))
             + b',"choices":[]}\n\n'
         )
-    yield last_at, final + b"data: [DONE]\n\n", int(ask.include_usage)
+    yield Due(last_at, final + b"data: [DONE]\n\n", int(ask.include_usage))
 
 
 def usage_object(plans: list[Plan]) -> dict[str, int]:
@@ -184,7 +138,7 @@ def usage_object(plans: list[Plan]) -> dict[str, int]:
     }
 
 
-def completion_body(plans: list[Plan], ask: Ask, envelope: Envelope) -> bytes:
+def completion_body(plans: list[Plan], ask: CompletionsAsk, envelope: Envelope) -> bytes:
     choices = []
     for index, plan in enumerate(plans):
         echo = _echo(ask, index)

@@ -6,12 +6,9 @@ import hashlib
 import json
 import random
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .ids import base62
-
-if TYPE_CHECKING:
-    from .script import Fault
 
 
 def json_str(text: str) -> str:
@@ -29,11 +26,3 @@ def padding(seed: str) -> bytes:
     Derived from `seed` (the chunk), so a script's bytes do not change from run to run."""
     digest = hashlib.blake2b(seed.encode(), digest_size=16).digest()
     return b',"obfuscation":"' + base62(random.Random(digest), digest[0] % 16).encode() + b'"'
-
-
-def ending_bytes(fault: Fault) -> bytes:
-    """What a fault that ends a `data:`-only stream (chat, legacy completions) sends: an error event then
-    `[DONE]`; nothing for a disconnect or a clean early end."""
-    if fault.kind != "error":
-        return b""
-    return b"data: " + compact({"error": fault.error}) + b"\n\ndata: [DONE]\n\n"

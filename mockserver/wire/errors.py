@@ -15,7 +15,8 @@ from http import HTTPStatus
 
 from aiohttp import web
 
-from ..scenario.model import ErrorReply
+from ..scenario.model import MID_STREAM_ERROR, ErrorReply, Fault
+from .encode import compact
 
 # status -> (message, type, code). "{model}" is replaced by the request's model.
 DEFAULT_ERRORS: dict[int, tuple[str, str, str | None]] = {
@@ -143,6 +144,19 @@ def invalid(
 ) -> ApiError:
     """A request the real API would reject as invalid."""
     return ApiError(status, message, "invalid_request_error", param, code, details=details)
+
+
+def missing(param: str) -> ApiError:
+    """The real API's 400 for a required parameter that is absent."""
+    return invalid(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
+
+
+def stream_ending(fault: Fault) -> bytes:
+    """What a fault that ends a `data:`-only stream (chat, legacy completions) sends: an error event then
+    `[DONE]`; nothing for a disconnect or a clean early end."""
+    if fault.kind != "error":
+        return b""
+    return b"data: " + compact({"error": fault.error or MID_STREAM_ERROR}) + b"\n\ndata: [DONE]\n\n"
 
 
 def scripted_error(reply: ErrorReply, model: str) -> ApiError:

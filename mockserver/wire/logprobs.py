@@ -9,8 +9,10 @@ from typing import Any
 from ..scenario.model import Chunk
 
 # Alternatives offered as top_logprobs after the chosen token, with lower logprobs.
-_ALTERNATIVES = (" the", " a", ",", ".", " and", " of", " to", " in", " is", " that", "\n", " it", " for", " on")
-_ALTERNATIVES += (" with", " as", " I", " you", " this", " be", " not")
+_ALTERNATIVES = (
+    *(" the", " a", ",", ".", " and", " of", " to", " in", " is", " that", "\n", " it", " for", " on"),
+    *(" with", " as", " I", " you", " this", " be", " not"),
+)
 
 
 def token_logprob(token: str) -> float:

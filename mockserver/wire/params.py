@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from .errors import ApiError, invalid
+from .errors import ApiError, invalid, missing
 
+D = TypeVar("D", bool, None)
 _JSON_TYPES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array"}
 
 
@@ -38,7 +39,7 @@ def optional(body: Mapping[str, Any], key: str, kind: type | tuple[type, ...], e
 
 def integer(body: Mapping[str, Any], key: str, low: int, high: int | None = None) -> int | None:
     """An optional integer parameter within bounds, refused with the real API's range messages."""
-    value = optional(body, key, int, "an integer")
+    value: int | None = optional(body, key, int, "an integer")
     if value is not None and value < low:
         raise invalid(
             f"Invalid '{key}': integer below minimum value. Expected a value >= {low}, but got {value} instead.",
@@ -72,7 +73,8 @@ def stream_options(body: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any]]:
     return stream, options or {}
 
 
-def flag(options: Mapping[str, Any], key: str, default: bool, where: str = "stream_options") -> bool:
+def flag(options: Mapping[str, Any], key: str, default: D, where: str = "stream_options") -> bool | D:
+    """An optional boolean of `options` (`stream_options` unless told), `default` when absent or null."""
     value = options.get(key)
     if value is None:
         return default
@@ -84,11 +86,11 @@ def flag(options: Mapping[str, Any], key: str, default: bool, where: str = "stre
 def role(message: Mapping[str, Any], where: str, roles: tuple[str, ...]) -> str:
     """A message's `role`, required and one of `roles`."""
     if "role" not in message:
-        raise invalid(f"Missing required parameter: '{where}.role'.", f"{where}.role", "missing_required_parameter")
+        raise missing(f"{where}.role")
     value = message["role"]
     if value not in roles:
         supported = ", ".join(f"'{name}'" for name in roles[:-1]) + f", and '{roles[-1]}'"
         raise invalid(
             f"Invalid value: {json.dumps(value)}. Supported values are: {supported}.", f"{where}.role", "invalid_value"
         )
-    return value
+    return str(value)

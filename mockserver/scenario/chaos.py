@@ -1,0 +1,77 @@
+"""Chaos settings: how likely each random fault is, per request, for load tests of gateways and retry layers.
+
+`rate_limit=0.05,server_error=0.02,disconnect=0.01,stall=0.01` gives each request a 5 % chance of a 429, 2 %
+of a 500, and so on; at most one fault per request. This module says what a setting means and checks it; the
+draw itself, and how a drawn fault enters an answer, are the engine's (`engine/chaos.py`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from .problems import hint, short
+
+ChaosKind = Literal["rate_limit", "server_error", "overloaded", "disconnect", "stall", "error_event"]
+# Fault kinds, in the order the draw walks them.
+KINDS: tuple[ChaosKind, ...] = get_args(ChaosKind)
+# Settings that are not probabilities, with their defaults.
+SETTINGS = {"stall_ms": 10000.0, "retry_after": 1.0}
+
+
+class ChaosError(ValueError):
+    """A chaos setting that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class ChaosSpec:
+    rates: Mapping[ChaosKind, float] = field(default_factory=dict)
+    stall_ms: float = SETTINGS["stall_ms"]
+    retry_after: float = SETTINGS["retry_after"]
+
+    @property
+    def active(self) -> bool:
+        return any(self.rates.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rates": {kind: self.rates.get(kind, 0.0) for kind in KINDS},
+            "stall_ms": self.stall_ms,
+            "retry_after": self.retry_after,
+        }
+
+
+def from_mapping(values: Mapping[Any, Any]) -> ChaosSpec:
+    """A spec from `{kind: probability, ...}` plus `stall_ms` / `retry_after`; raises ChaosError."""
+    rates: dict[ChaosKind, float] = {}
+    settings = dict(SETTINGS)
+    for key, value in values.items():
+        if key not in KINDS and key not in SETTINGS:
+            raise ChaosError(f"unknown chaos key {short(key)}{hint(str(key), [*KINDS, *SETTINGS])}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ChaosError(f"chaos '{key}' must be a number >= 0, got {short(value)}")
+        if key in KINDS:
+            if value > 1:
+                raise ChaosError(f"chaos '{key}' is a probability from 0 to 1, got {value:g}")
+            rates[key] = float(value)
+        else:
+            settings[key] = float(value)
+    if sum(rates.values()) > 1 + 1e-9:
+        raise ChaosError(f"chaos probabilities add up to {sum(rates.values()):g}; at most one fault per request (<= 1)")
+    return ChaosSpec(rates, settings["stall_ms"], settings["retry_after"])
+
+
+def parse(text: str) -> ChaosSpec:
+    """A spec from `rate_limit=0.05,stall=0.01,stall_ms=5000`; raises ChaosError."""
+    values: dict[str, Any] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        key, sep, value = (piece.strip() for piece in part.partition("="))
+        if not sep:
+            raise ChaosError(f"expected key=value, got {short(part)}")
+        try:
+            values[key] = float(value)
+        except ValueError:
+            raise ChaosError(f"chaos {short(key)} must be a number, got {short(value)}") from None
+    return from_mapping(values)

@@ -1,0 +1,136 @@
+"""Checking scenario files and scenarios: the file's shape, names, `match` rules, sequences."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .answers import BODY_KEYS, STEP_KEYS, AnswerChecks
+from .marked_yaml import line_of
+from .model import Match, Scenario, Step
+from .problems import kind_of, short
+
+SCENARIO_KEYS = ("name", "description", "match", "sequence", *STEP_KEYS)
+MATCH_KEYS = ("model", "contains", "regex")
+FILE_KEYS = ("version", "scenarios")
+
+
+class ScenarioChecks(AnswerChecks):
+    """Files, scenarios, their `match` rules and sequences."""
+
+    def document(self, data: Any) -> list[Scenario]:
+        if data is None:
+            self.fail(0, "the file is empty; expected a 'scenarios:' list")
+            return []
+        if isinstance(data, list):
+            self.fail(line_of(data), "expected 'scenarios:' at the top of the file, with the list below it")
+            return []
+        if not isinstance(data, Mapping):
+            self.fail(line_of(data), f"expected a mapping with a 'scenarios:' list, got {kind_of(data)}")
+            return []
+        self.keys(data, FILE_KEYS, "the file")
+        if "version" in data and (data["version"] != 1 or isinstance(data["version"], bool)):
+            self.fail(
+                line_of(data, "version"), f"unsupported version {short(data['version'])}; this server reads version 1"
+            )
+        if "scenarios" not in data:
+            self.fail(line_of(data), "missing 'scenarios:' list")
+            return []
+        items = data["scenarios"]
+        if not isinstance(items, list):
+            self.fail(line_of(data, "scenarios"), f"'scenarios' must be a list, got {kind_of(items)}")
+            return []
+        return self.scenario_list(items, line_of(data, "scenarios"))
+
+    def snippet(self, data: Any) -> list[Scenario]:
+        """What a test or the control API may send: a whole file, one scenario, or a list of scenarios."""
+        if isinstance(data, Mapping) and ("scenarios" in data or "version" in data):
+            return self.document(data)
+        if isinstance(data, Mapping):
+            scenario = self.scenario(data, line_of(data) or 1)
+            return [scenario] if scenario is not None else []
+        if isinstance(data, list):
+            return self.scenario_list(data, line_of(data))
+        self.fail(
+            line_of(data), f"expected a scenario, a list of scenarios or a 'scenarios:' file, got {kind_of(data)}"
+        )
+        return []
+
+    def scenario_list(self, items: list[Any], line: int) -> list[Scenario]:
+        scenarios = []
+        for index, item in enumerate(items):
+            scenario = self.scenario(item, line_of(items, index) or line)
+            if scenario is not None:
+                scenarios.append(scenario)
+        return scenarios
+
+    # --- scenario ---
+
+    def scenario(self, item: Any, line: int) -> Scenario | None:
+        data = self.mapping(item, line, "a scenario")
+        if data is None:
+            return None
+        problems_before = len(self.problems)
+        name = data.get("name")
+        if "name" not in data:
+            self.fail(line, "scenario has no 'name'")
+        elif not isinstance(name, str) or not name or any(ch.isspace() for ch in name):
+            self.fail(
+                line_of(data, "name"), f"'name' must be one word of text (no spaces), got {kind_of(name)} {short(name)}"
+            )
+        where = f"scenario '{name}'" if isinstance(name, str) and name else "scenario"
+        self.keys(data, SCENARIO_KEYS, where)
+        description = self.text(data, "description", where) if "description" in data else None
+        match = self.match(data, where) if "match" in data else None
+        if "sequence" in data:
+            for key in BODY_KEYS:
+                if key in data:
+                    self.fail(
+                        line_of(data, key), f"{where} has both 'sequence' and '{key}'; the steps hold the answers"
+                    )
+            steps = self.sequence(data, where)
+        else:
+            step = self.step(data, line, where, inherited={})
+            steps = [step] if step is not None else []
+        if len(self.problems) > problems_before or not isinstance(name, str):
+            return None
+        return Scenario(
+            name=name,
+            steps=tuple(steps),
+            is_sequence="sequence" in data,
+            description=description,
+            match=match,
+            source=self.source,
+            line=line,
+        )
+
+    def match(self, data: Mapping[str, Any], where: str) -> Match | None:
+        where = f"'match' of {where}"
+        rules = self.mapping(data["match"], line_of(data, "match"), where)
+        if rules is None:
+            return None
+        self.keys(rules, MATCH_KEYS, where)
+        model = self.text(rules, "model", where) if "model" in rules else None
+        contains = self.text(rules, "contains", where) if "contains" in rules else None
+        if contains == "":
+            self.fail(line_of(rules, "contains"), f"'contains' in {where} is empty, which would match everything")
+        regex = None
+        if "regex" in rules:
+            pattern = self.text(rules, "regex", where)
+            if pattern is not None:
+                try:
+                    regex = re.compile(pattern)
+                except re.error as exc:
+                    self.fail(line_of(rules, "regex"), f"'regex' in {where} is not a valid regular expression: {exc}")
+        return Match(model=model, contains=contains, regex=regex)
+
+    def sequence(self, data: Mapping[str, Any], where: str) -> list[Step]:
+        listed = self.listed(data, "sequence", where, "step", STEP_KEYS)
+        if listed is None:
+            return []
+        inherited = self.settings(data, where)
+        steps = (self.step(step, line, step_where, inherited) for step, line, step_where in listed)
+        return [step for step in steps if step is not None]
+
+    # --- step: a scenario's own answer, or one step of a sequence ---

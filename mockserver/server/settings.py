@@ -1,0 +1,152 @@
+"""What the server is told: the app's settings and the `serve` process's options, each defined once — its
+default, how its text is read, its help. The command line (`--speed`) and the environment (`MOCKSERVER_SPEED`)
+are both built from these fields."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from dataclasses import Field, dataclass, field, fields
+from typing import Any
+
+from ..scenario import chaos
+
+
+def _bounded(convert: Callable[[str], float], low: float, high: float, rule: str) -> Callable[[str], Any]:
+    """A reader of text: `convert` it, and require low <= value <= high."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; {rule}") from None
+        if not low <= value <= high:  # also refuses NaN
+            raise argparse.ArgumentTypeError(rule)
+        return value
+
+    return parse
+
+
+parse_speed = _bounded(float, 0, 1e12, "must be a finite number >= 0 (0 = no delays)")
+_port = _bounded(int, 0, 65535, "must be 0-65535 (0 = any free port)")
+_journal_size = _bounded(int, 1, 10_000_000, "must be a whole number >= 1")
+_workers = _bounded(int, 1, 256, "must be a whole number from 1 to 256")
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.lower() not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of: {', '.join(choices)}")
+        return text.lower()
+
+    return parse
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError("expected 1/0, true/false, yes/no or on/off")
+
+
+def _path_list(text: str) -> list[str]:
+    return [part for part in text.split(os.pathsep) if part]
+
+
+def _chaos_spec(text: str) -> chaos.ChaosSpec:
+    try:
+        return chaos.parse(text)
+    except chaos.ChaosError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seed(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def option(
+    default: Any,
+    help: str,
+    parse: Callable[[str], Any] = str,
+    metavar: str | None = None,
+    kind: str = "value",
+    shown: str | None = None,
+) -> Any:
+    """A setting with what the command line needs: its help, how its text is read (from a flag or from the
+    environment), and its kind: `value`, `switch` (a flag without a value), `paths` (one or more) or
+    `negative` (`--no-NAME` turns it off). `shown` is the default as the help shows it."""
+    metadata = {"help": help, "parse": parse, "metavar": metavar, "kind": kind, "shown": shown}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class Settings:
+    """How the app answers; `mockserver.testing`, `create_app()` and `serve` all start from these defaults."""
+
+    speed: float = option(1.0, "divide every delay by F: 2 = twice as fast, 0 = no delays", parse_speed, "F")
+    api_key: str | None = option(None, "require 'Authorization: Bearer KEY' on API requests", metavar="KEY")
+    admin_token: str | None = option(
+        None, "require 'Authorization: Bearer TOKEN' on /_mock/ (not health)", metavar="TOKEN"
+    )
+    journal_size: int = option(1000, "requests kept in the journal", _journal_size, "N")
+    seed: int = option(0, "seed for ids, chaos draws and jitter: the same seed repeats a run exactly", _seed, "N")
+    chaos: chaos.ChaosSpec | None = option(
+        None,
+        "random faults per request, e.g. 'rate_limit=0.05,server_error=0.02,disconnect=0.01,stall=0.01' "
+        f"(kinds: {', '.join(chaos.KINDS)}; settings: stall_ms, retry_after)",
+        _chaos_spec,
+        "SPEC",
+    )
+    # The `obfuscation` field on stream chunks, unless a request turns it off.
+    obfuscation: bool = option(
+        True, "leave the obfuscation padding out of stream chunks unless a request asks for it", _flag, kind="negative"
+    )
+
+
+@dataclass
+class ServeOptions:
+    """What `mockserver serve` is told beyond the app's settings: where to listen, what to load, how to run."""
+
+    host: str = option("127.0.0.1", "address to bind")
+    port: int = option(8000, "port to bind; 0 picks a free one", _port)
+    scenarios: list[str] = option(
+        [],
+        "scenario files or folders (folders: every *.yaml/*.yml below)",
+        _path_list,
+        "PATH",
+        kind="paths",
+        shown="the bundled scenarios",
+    )
+    watch: bool = option(False, "reload scenario files when they change", _flag, kind="switch")
+    workers: int = option(1, "processes sharing the port (SO_REUSEPORT), for more than one core", _workers, "N")
+    report: bool = option(False, "print the client verdicts when the server stops", _flag, kind="switch")
+    log_level: str = option(
+        "info", "debug, info, warning or error", _choice("debug", "info", "warning", "error"), "LEVEL"
+    )
+
+
+def serve_fields() -> list[Field[Any]]:
+    """Every `serve` option, in the order `--help` lists them."""
+    return [*fields(ServeOptions), *fields(Settings)]
+
+
+def variable(name: str) -> str:
+    """The environment variable of an option: `MOCKSERVER_` and its name."""
+    return "MOCKSERVER_" + name.upper()
+
+
+def default_of(item: Field[Any]) -> Any:
+    return item.default_factory() if callable(item.default_factory) else item.default
+
+
+def settings_from(values: argparse.Namespace) -> Settings:
+    """The app's settings among parsed `serve` options."""
+    return Settings(**{item.name: getattr(values, item.name) for item in fields(Settings)})
