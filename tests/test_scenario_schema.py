@@ -1,0 +1,359 @@
+"""The JSON Schema for editors (mockserver/scenario/scenario.schema.json) agrees with the loader: it is a valid
+draft-07 schema, it accepts every scenario file the repository ships or documents, and it rejects a corpus of bad
+files that the loader rejects too.
+
+What the schema cannot express, so the loader alone reports it and the corpus leaves it out:
+
+- duplicate scenario names, within a file or across files;
+- duplicate keys in one mapping (a YAML matter: PyYAML keeps the last one; yaml-language-server reports them itself);
+- anything after a chunk that ends the stream (error, disconnect, end), and tool_calls after such a chunk;
+- chaos probabilities that add up to more than 1;
+- a `match.regex` that is not a valid Python regular expression;
+- a `retry_after` text that is not an HTTP date;
+- a whole number written with a fraction (`status: 429.0`, `prompt_tokens: 3.0`): draft-07's integer allows it;
+- infinite numbers (`.inf`), which JSON does not have and `minimum: 0` lets through.
+
+`test_what_only_the_loader_catches` holds one file for each.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import ROOT
+
+from mockserver.scenario.load import BUNDLED, load_paths, load_text
+
+jsonschema = pytest.importorskip("jsonschema")
+
+SCHEMA_PATH = ROOT / "mockserver" / "scenario" / "scenario.schema.json"
+MODELINE = "# yaml-language-server: $schema=../mockserver/scenario/scenario.schema.json"
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCED_YAML = re.compile(r"^```yaml\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def validator() -> Any:
+    return jsonschema.Draft7Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+def schema_errors(validator: Any, text: str) -> list[str]:
+    """What the schema finds wrong in a YAML text, one line per error."""
+    return [
+        f"{'/'.join(map(str, error.absolute_path)) or '(file)'}: {error.message}"
+        for error in validator.iter_errors(yaml.safe_load(text))
+    ]
+
+
+def loader_problems(text: str) -> list[str]:
+    return [str(problem) for problem in load_text(text, "s.yaml").problems]
+
+
+def test_the_schema_is_a_valid_draft_7_schema() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(schema)
+
+
+def test_every_property_has_a_description() -> None:
+    """Editors show a property's description on hover; a property that only refers elsewhere gets its
+    description from there."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+    def walk(node: Any, path: str) -> list[str]:
+        missing = []
+        if isinstance(node, dict):
+            for name, sub in node.get("properties", {}).items():
+                if isinstance(sub, dict) and "description" not in sub and "$ref" not in sub:
+                    missing.append(f"{path}/properties/{name}")
+            for key, sub in node.items():
+                missing += walk(sub, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, sub in enumerate(node):
+                missing += walk(sub, f"{path}/{index}")
+        return missing
+
+    assert walk(schema, "#") == []
+
+
+BUNDLED_FILES = sorted(BUNDLED.glob("*.yaml"))
+
+
+def test_there_are_bundled_files() -> None:
+    assert len(BUNDLED_FILES) >= 5
+
+
+@pytest.mark.parametrize("path", [*BUNDLED_FILES, ROOT / "bench" / "scenarios.yaml"], ids=lambda path: path.name)
+def test_repository_files_validate_and_load(validator: Any, path: Path) -> None:
+    assert schema_errors(validator, path.read_text(encoding="utf-8")) == []
+    result = load_paths([path])
+    assert result.problems == []
+    assert result.scenarios
+
+
+@pytest.mark.parametrize("path", BUNDLED_FILES, ids=lambda path: path.name)
+def test_bundled_files_name_the_schema(path: Path) -> None:
+    first_line = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first_line == MODELINE
+    assert (path.parent / first_line.partition("$schema=")[2]).resolve() == SCHEMA_PATH
+
+
+def documented_files() -> list[Any]:
+    """The fenced YAML blocks of the documentation that are scenario files (they have `scenarios:`), and the
+    lists of scenarios that the loader accepts as a snippet, put into a file."""
+    found = []
+    for document in DOCUMENTS:
+        for index, block in enumerate(FENCED_YAML.findall(document.read_text(encoding="utf-8"))):
+            data = yaml.safe_load(block)
+            if isinstance(data, dict) and "scenarios" in data:
+                text = block
+            elif isinstance(data, list) and not load_text(block, snippet=True).problems:
+                text = yaml.safe_dump({"scenarios": data}, allow_unicode=True)
+            else:
+                continue
+            found.append(pytest.param(text, id=f"{document.name}-{index + 1}"))
+    return found
+
+
+DOCUMENTED = documented_files()
+
+
+def test_the_documentation_shows_scenario_files() -> None:
+    assert len(DOCUMENTED) >= 8
+
+
+@pytest.mark.parametrize("text", DOCUMENTED)
+def test_documented_files_validate_and_load(validator: Any, text: str) -> None:
+    assert schema_errors(validator, text) == []
+    assert loader_problems(text) == []
+
+
+# Files the loader accepts at the edges of the format, which the schema must not reject.
+GOOD = {
+    "empty list": "scenarios: []\n",
+    "version as 1.0": "version: 1.0\nscenarios: []\n",
+    "empty answers": "scenarios:\n  - {name: a, text: ''}\n  - {name: b, chunks: []}\n",
+    "match holding for every request": "scenarios:\n  - {name: a, text: x, match: {}}\n",
+    "every chunk kind": """scenarios:
+  - name: a
+    chunks:
+      - plain
+      - {content: x, delay_ms: 0, logprob: 0}
+      - {keepalive: true, delay_ms: 100}
+      - {stall_ms: 0}
+      - {raw: "data: x\\n\\n", delay_ms: 5}
+      - {error: true, standalone: true, delay_ms: 1}
+  - {name: b, chunks: [{disconnect: true}]}
+  - {name: c, chunks: [{end: true, delay_ms: 2}]}
+  - {name: d, chunks: [{error: {message: m, type: t, code: null, param: null}}]}
+""",
+    "every error field": """scenarios:
+  - name: a
+    latency_ms: 10
+    jitter_ms: 5
+    error:
+      status: 599
+      message: m
+      type: t
+      code: null
+      param: p
+      retry_after: "Wed, 21 Oct 2026 07:28:00 GMT"
+      retry_after_ms: 0
+      headers: {x-should-retry: "false", retry-after: 2, X-Odd_Name.1: "1.5"}
+""",
+    "sequence with inherited settings": """scenarios:
+  - name: a
+    finish_reason: length
+    ttft_ms: 5
+    usage: {}
+    model: gpt-4o-2024-08-06
+    chaos: {rate_limit: 0.5, error_event: 0.5, stall_ms: 0, retry_after: 0}
+    sequence:
+      - error: {status: 429}
+        latency_ms: 1
+      - {choices: [{text: a, finish_reason: stop}, {reasoning: r, tool_calls: [{name: f}]}], interval_ms: 1}
+      - {refusal: "no", reasoning: r, usage: {prompt_tokens: 0, completion_tokens: 3}}
+""",
+    "tool calls": """scenarios:
+  - name: a
+    text: first
+    tool_calls:
+      - {name: f, arguments: {a: [1, {b: null}]}, id: ""}
+      - {name: g, arguments: '{"x": 1}'}
+""",
+    "merge keys": """scenarios:
+  - &base {name: a, text: x, ttft_ms: 3}
+  - <<: *base
+    name: b
+""",
+}
+
+
+@pytest.mark.parametrize("text", GOOD.values(), ids=GOOD.keys())
+def test_the_schema_accepts_what_the_loader_accepts(validator: Any, text: str) -> None:
+    assert loader_problems(text) == []
+    assert schema_errors(validator, text) == []
+
+
+def one(body: str) -> str:
+    """A file with one scenario `s`, given the lines of its body (indented by four spaces)."""
+    return "scenarios:\n  - name: s\n" + "".join(f"    {line}\n" for line in body.strip("\n").splitlines())
+
+
+BAD = {
+    # the file
+    "empty file": "",
+    "a list at the top": "- name: s\n  text: hi\n",
+    "missing scenarios": "version: 1\n",
+    "misspelled scenarios": "scenario:\n  - {name: s, text: hi}\n",
+    "unknown key at the top": "scenarios: []\nextra: 1\n",
+    "version 2": "version: 2\nscenarios: []\n",
+    "version as text": "version: '1'\nscenarios: []\n",
+    "version true": "version: true\nscenarios: []\n",
+    "scenarios a mapping": "scenarios: {name: s, text: hi}\n",
+    "a scenario that is text": "scenarios:\n  - just text\n",
+    # the scenario
+    "missing name": "scenarios:\n  - text: hi\n",
+    "name with a space": "scenarios:\n  - {name: two words, text: hi}\n",
+    "name empty": "scenarios:\n  - {name: '', text: hi}\n",
+    "name a number": "scenarios:\n  - {name: 42, text: hi}\n",
+    "description a number": one("description: 5\ntext: hi"),
+    "no answer": "scenarios:\n  - name: s\n",
+    "misspelled key": one("text: hi\nfinish_reson: length"),
+    "unknown key": one("text: hi\ncolor: blue"),
+    # match
+    "match a text": one("text: hi\nmatch: poem"),
+    "misspelled match key": one("text: hi\nmatch: {modle: gpt-4o}"),
+    "match contains empty": one("text: hi\nmatch: {contains: ''}"),
+    "match model a number": one("text: hi\nmatch: {model: 4}"),
+    # the answer
+    "text a list": one("text: [a, b]"),
+    "chunks a text": one("chunks: abc"),
+    "chunks and text": one("text: a\nchunks: [b]"),
+    "refusal with text": one("refusal: 'no'\ntext: a"),
+    "refusal with tool calls": one("refusal: 'no'\ntool_calls: [{name: f}]"),
+    "reasoning a number": one("reasoning: 5"),
+    "error with text": one("error: {status: 500}\ntext: a"),
+    "error with ttft_ms": one("error: {status: 500}\nttft_ms: 5"),
+    "error with finish_reason": one("error: {status: 500}\nfinish_reason: stop"),
+    "choices with text": one("choices: [{text: a}]\ntext: b"),
+    "choices empty": one("choices: []"),
+    "choice without an answer": one("choices: [{finish_reason: stop}]"),
+    "choice with a setting": one("choices: [{text: a, ttft_ms: 5}]"),
+    "choice with chunks and text": one("choices: [{text: a, chunks: [b]}]"),
+    # settings
+    "unknown finish_reason": one("text: hi\nfinish_reason: done"),
+    "finish_reason in capitals": one("text: hi\nfinish_reason: STOP"),
+    "ttft_ms with a unit": one("text: hi\nttft_ms: 300ms"),
+    "negative interval_ms": one("text: hi\ninterval_ms: -1"),
+    "negative latency_ms": one("text: hi\nlatency_ms: -0.5"),
+    "jitter_ms a boolean": one("text: hi\njitter_ms: true"),
+    "model empty": one("text: hi\nmodel: ''"),
+    "usage a number": one("text: hi\nusage: 5"),
+    "usage total_tokens": one("text: hi\nusage: {total_tokens: 5}"),
+    "usage with a fraction": one("text: hi\nusage: {completion_tokens: 1.5}"),
+    "usage negative": one("text: hi\nusage: {prompt_tokens: -1}"),
+    # chaos
+    "bad chaos key": one("text: hi\nchaos: {rate_limt: 0.1}"),
+    "chaos probability above 1": one("text: hi\nchaos: {disconnect: 1.5}"),
+    "chaos negative": one("text: hi\nchaos: {stall: -0.1}"),
+    "chaos a text": one("text: hi\nchaos: 'rate_limit=0.1'"),
+    "chaos stall_ms a text": one("text: hi\nchaos: {stall: 0.1, stall_ms: 10s}"),
+    # chunks
+    "chunk a number": one("chunks: [ok, 42]"),
+    "chunk a list": one("chunks: [[a]]"),
+    "two chunk kinds in one item": one("chunks: [{content: a, end: true}]"),
+    "chunk without a kind": one("chunks: [{delay_ms: 5}]"),
+    "unknown chunk key": one("chunks: [{content: a, wait_ms: 5}]"),
+    "negative delay_ms": one("chunks: [{content: a, delay_ms: -5}]"),
+    "content a number": one("chunks: [{content: 5}]"),
+    "logprob above 0": one("chunks: [{content: a, logprob: 0.5}]"),
+    "logprob on a fault": one("chunks: [a, {keepalive: true, logprob: -1}]"),
+    "standalone on content": one("chunks: [{content: a, standalone: true}]"),
+    "standalone not a boolean": one("chunks: [{error: true, standalone: 'yes'}]"),
+    "stall_ms with delay_ms": one("chunks: [{stall_ms: 100, delay_ms: 5}]"),
+    "negative stall_ms": one("chunks: [{stall_ms: -100}]"),
+    "disconnect false": one("chunks: [a, {disconnect: false}]"),
+    "end a text": one("chunks: [a, {end: 'yes'}]"),
+    "keepalive 1": one("chunks: [{keepalive: 1}]"),
+    "raw empty": one("chunks: [{raw: ''}]"),
+    "error event a text": one("chunks: [{error: boom}]"),
+    "error event false": one("chunks: [{error: false}]"),
+    "error event with a status": one("chunks: [{error: {status: 500}}]"),
+    "error event message null": one("chunks: [{error: {message: null}}]"),
+    # error answers
+    "error a number": one("error: 500"),
+    "error without status": one("error: {message: slow down}"),
+    "status 200": one("error: {status: 200}"),
+    "status 600": one("error: {status: 600}"),
+    "status as text": one("error: {status: '429'}"),
+    "status true": one("error: {status: true}"),
+    "misspelled error key": one("error: {status: 429, retry_afer: 1}"),
+    "error message null": one("error: {status: 429, message: null}"),
+    "error code a number": one("error: {status: 429, code: 5}"),
+    "negative retry_after": one("error: {status: 429, retry_after: -1}"),
+    "retry_after a boolean": one("error: {status: 429, retry_after: true}"),
+    "negative retry_after_ms": one("error: {status: 429, retry_after_ms: -1}"),
+    "headers a list": one("error: {status: 500, headers: [x-should-retry]}"),
+    "header name with a space": one("error: {status: 500, headers: {'x should': 'a'}}"),
+    "header value a boolean": one("error: {status: 500, headers: {x-should-retry: false}}"),
+    "header value a mapping": one("error: {status: 500, headers: {x-a: {b: c}}}"),
+    "header value on two lines": one('error: {status: 500, headers: {x-a: "one\\ntwo"}}'),
+    "header value ending in a line break": one('error: {status: 500, headers: {x-a: "one\\n"}}'),
+    # tool calls
+    "tool_calls empty": one("tool_calls: []"),
+    "tool_calls a mapping": one("tool_calls: {name: f}"),
+    "tool call without a name": one("tool_calls: [{arguments: {a: 1}}]"),
+    "tool call name empty": one("tool_calls: [{name: ''}]"),
+    "tool call arguments a list": one("tool_calls: [{name: f, arguments: [1, 2]}]"),
+    "tool call id a number": one("tool_calls: [{name: f, id: 7}]"),
+    "unknown tool call key": one("tool_calls: [{name: f, type: function}]"),
+    # sequences
+    "sequence with text": one("text: a\nsequence:\n  - text: b"),
+    "sequence with error": one("error: {status: 500}\nsequence:\n  - text: b"),
+    "sequence with choices": one("choices: [{text: a}]\nsequence:\n  - text: b"),
+    "sequence empty": one("sequence: []"),
+    "sequence a mapping": one("sequence: {text: a}"),
+    "step without an answer": one("sequence:\n  - ttft_ms: 5"),
+    "step with a name": one("sequence:\n  - {text: a, name: b}"),
+    "step with match": one("sequence:\n  - {text: a, match: {}}"),
+    "step error with interval_ms": one("sequence:\n  - {error: {status: 500}, interval_ms: 5}"),
+    "step with chunks and text": one("sequence:\n  - {text: a, chunks: [b]}"),
+    "step a text": one("sequence:\n  - hello"),
+}
+
+
+def test_the_bad_corpus_is_large() -> None:
+    assert len(BAD) >= 25
+
+
+@pytest.mark.parametrize("text", BAD.values(), ids=BAD.keys())
+def test_the_loader_and_the_schema_both_reject(validator: Any, text: str) -> None:
+    assert loader_problems(text), "the loader accepts this file"
+    assert schema_errors(validator, text), "the schema accepts this file"
+
+
+# One file for each rule the schema cannot express (see the top of this module): the loader rejects it, the schema
+# lets it through. A case the schema learns to reject belongs in BAD.
+ONLY_THE_LOADER = {
+    "duplicate names": "scenarios:\n  - {name: a, text: x}\n  - {name: a, text: y}\n",
+    "duplicate keys": one("text: a\ntext: b"),
+    "a chunk after the end": one("chunks: [{end: true}, more]"),
+    "tool calls after a disconnect": one("chunks: [{disconnect: true}]\ntool_calls: [{name: f}]"),
+    "chaos probabilities above 1 in total": one("text: hi\nchaos: {rate_limit: 0.6, disconnect: 0.6}"),
+    "a regex Python cannot compile": one("text: hi\nmatch: {regex: '('}"),
+    "retry_after text that is not a date": one("error: {status: 429, retry_after: soon}"),
+    "status with a fraction": one("error: {status: 429.0}"),
+    "an infinite delay": one("text: hi\nttft_ms: .inf"),
+}
+
+
+@pytest.mark.parametrize("text", ONLY_THE_LOADER.values(), ids=ONLY_THE_LOADER.keys())
+def test_what_only_the_loader_catches(validator: Any, text: str) -> None:
+    assert loader_problems(text)
+    assert schema_errors(validator, text) == []
