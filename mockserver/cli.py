@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("paths", nargs="*", metavar="PATH", help=f"{PATHS_HELP}; default: the bundled scenarios")
 
+    commands.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario files, for editors",
+        description="Print the JSON Schema of scenario files (draft-07). Save it beside your scenarios and name it "
+        "in their first line: '# yaml-language-server: $schema=./scenario.schema.json'.",
+    )
+
     walkthrough = commands.add_parser(
         "demo",
         help="stream the ways an answer ends, live, through the openai SDK",
@@ -115,6 +122,11 @@ def list_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def schema(args: argparse.Namespace) -> int:
+    sys.stdout.write((BUNDLED / "scenario.schema.json").read_text(encoding="utf-8"))
+    return 0
+
+
 def resolve_serve_options(args: argparse.Namespace) -> None:
     """Fill each `serve` option not given as a flag from its environment variable, else its default; a bad
     value stops with exit code 2, as a bad flag does."""
@@ -137,6 +149,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": serve,
     "validate": validate,
     "list": list_scenarios,
+    "schema": schema,
     "demo": demo.run,
 }
 

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from conftest import ROOT
 
+from mockserver.cli import main
 from mockserver.scenario.load import BUNDLED, load_paths
 
 
@@ -138,8 +139,9 @@ def test_the_wheel_ships_the_bundled_scenarios(tmp_path: Path) -> None:
     assert build.returncode == 0, build.stderr
     (wheel,) = tmp_path.glob("mockserver-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    bundled = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
+    bundled = sorted(p.name for p in (ROOT / "scenarios").glob("*.*"))  # the YAML files and their schema
     assert sorted(Path(n).name for n in names if n.startswith("mockserver/scenarios/")) == bundled
+    assert "mockserver/py.typed" in names  # users' type checkers see mockserver.testing
     # installed from the wheel alone, the package finds and loads them
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
@@ -334,3 +336,14 @@ def test_a_closed_pipe_ends_a_listing_quietly(tmp_path: Path) -> None:
     assert listing.wait(timeout=30) == 0
     with listing.stderr:
         assert listing.stderr.read() == b""
+
+
+def test_schema_prints_the_schema_the_bundled_files_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["$schema"].startswith("http://json-schema.org/draft-07/")
+    assert (
+        (ROOT / "scenarios" / "basics.yaml")
+        .read_text()
+        .startswith("# yaml-language-server: $schema=./scenario.schema.json\n")
+    )

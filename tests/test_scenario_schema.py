@@ -1,4 +1,4 @@
-"""The JSON Schema for editors (mockserver/scenario/scenario.schema.json) agrees with the loader: it is a valid
+"""The JSON Schema for editors (scenarios/scenario.schema.json) agrees with the loader: it is a valid
 draft-07 schema, it accepts every scenario file the repository ships or documents, and it rejects a corpus of bad
 files that the loader rejects too.
 
@@ -31,8 +31,8 @@ from mockserver.scenario.load import BUNDLED, load_paths, load_text
 
 jsonschema = pytest.importorskip("jsonschema")
 
-SCHEMA_PATH = ROOT / "mockserver" / "scenario" / "scenario.schema.json"
-MODELINE = "# yaml-language-server: $schema=../mockserver/scenario/scenario.schema.json"
+SCHEMA_PATH = ROOT / "scenarios" / "scenario.schema.json"
+MODELINE = "# yaml-language-server: $schema=./scenario.schema.json"
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCED_YAML = re.compile(r"^```yaml\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
