@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import json
 import os
 import re
@@ -24,6 +25,8 @@ from conftest import ROOT
 
 from mockserver.cli import main
 from mockserver.scenario.load import BUNDLED, load_paths
+
+pytestmark = pytest.mark.slow  # real clients, subprocesses or a browser
 
 
 def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -347,3 +350,15 @@ def test_schema_prints_the_schema_the_bundled_files_name(capsys: pytest.CaptureF
         .read_text()
         .startswith("# yaml-language-server: $schema=./scenario.schema.json\n")
     )
+
+
+def test_problems_go_to_the_stderr_of_the_moment() -> None:
+    # Bound at call time, not at import: a caller that redirects stderr gets the problem lines.
+    from mockserver.scenario.load import load_text
+    from mockserver.serve import report
+
+    captured = io.StringIO()
+    with contextlib.redirect_stderr(captured):
+        report(load_text("scenarios:\n  - {name: a}\n", "a.yaml"))
+    assert captured.getvalue().startswith("a.yaml:2: scenario 'a' has no answer")
+    assert captured.getvalue().endswith("1 problem found\n")

@@ -33,6 +33,8 @@ from mockserver.scenario.load import BUNDLED
 from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
 
+pytestmark = pytest.mark.slow  # real clients, subprocesses or a browser
+
 NODE_DIR = ROOT / "tests" / "node"
 NPM_LOCK = Path(tempfile.gettempdir()) / "mockserver-npm-install.lock"
 QUESTION = "What is the weather in Paris?"

@@ -9,7 +9,7 @@ from typing import Any
 
 import openai
 import pytest
-from helpers import sse_chunks, validate_openapi, validate_sdk
+from helpers import completion, sse_chunks, validate_openapi, validate_sdk
 from openai.types import Completion, Model
 
 from mockserver.scenario.load import BUNDLED
@@ -28,10 +28,6 @@ scenarios:
 @pytest.fixture
 async def client(aiohttp_client: Any) -> Any:
     return await aiohttp_client(make_app(BUNDLED, EXTRA, speed=0))
-
-
-def completion(model: str, stream: bool = True, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "prompt": "Say hello", "stream": stream, **extra}
 
 
 async def test_stream_framing_and_fields(client: Any) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import openai
 import pytest
-from helpers import Session
+from helpers import USER, Session
 
 from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
@@ -24,7 +25,6 @@ scenarios:
       - error: {status: 500}
       - text: "recovered"
 """
-USER = [{"role": "user", "content": "hi"}]
 
 
 async def ask(
@@ -190,6 +190,16 @@ async def test_journal_entries(aiohttp_client: Any) -> None:
     assert [e["id"] for e in entries] == [2, 3, 4]
     assert [e["id"] for e in (await (await client.get("/_mock/requests?limit=1")).json())["requests"]] == [4]
     assert [e["id"] for e in (await (await client.get("/_mock/requests?scenario=flaky")).json())["requests"]] == [3]
+
+
+async def test_the_journal_keeps_a_large_body_as_a_note(aiohttp_client: Any) -> None:
+    # The journal must stay small whatever clients send: a body over 1 MiB is noted, not kept.
+    client = await aiohttp_client(make_app(BASE))
+    large = {"model": "slow", "messages": [{"role": "user", "content": "x" * (1024 * 1024)}]}
+    await client.post("/v1/chat/completions", json=large)
+    (entry,) = (await (await client.get("/_mock/requests")).json())["requests"]
+    size = len(json.dumps(large).encode())
+    assert entry["body"] == f"<{size} bytes, not kept>"
 
 
 async def test_journal_records_a_disconnect(aiohttp_client: Any) -> None:

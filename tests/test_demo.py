@@ -9,6 +9,8 @@ import pytest
 
 from mockserver.cli import main
 
+pytestmark = pytest.mark.slow  # real clients, subprocesses or a browser
+
 
 def sections(output: str) -> dict[str, str]:
     """The demo's output per scenario: `== NAME: description` opens each."""

@@ -18,6 +18,8 @@ from helpers import Session
 
 from mockserver.scenario.load import BUNDLED, load_paths
 
+pytestmark = pytest.mark.slow  # real clients, subprocesses or a browser
+
 EXAMPLES = ROOT / "examples"
 
 

@@ -15,7 +15,8 @@ import aiohttp
 import httpx2 as httpx
 import openai
 import pytest
-from helpers import Session, problems, sse_payloads
+from helpers import USER, Session, problems, sse_payloads
+from helpers import chat as plain_chat
 
 from mockserver.engine.ask import Ask
 from mockserver.engine.plan import make_plan
@@ -24,7 +25,6 @@ from mockserver.scenario.load import BUNDLED, load_paths, load_text
 from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
 
-USER = [{"role": "user", "content": "hi"}]
 FAULTS = """
 scenarios:
   - name: error-event
@@ -64,7 +64,7 @@ scenarios:
 def chat(model: str, stream: bool = True, **extra: Any) -> dict[str, Any]:
     """A chat request; streams leave out obfuscation, so their bytes can be compared exactly."""
     options = {"stream_options": {"include_obfuscation": False}} if stream else {}
-    return {"model": model, "messages": USER, "stream": stream, **options, **extra}
+    return plain_chat(model, stream, **options, **extra)
 
 
 # --- on the wire ------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real clients, subprocesses or a browser
+
 USER_TESTS = '''
 import asyncio
 import os

@@ -21,6 +21,8 @@ from mockserver.scenario.load import BUNDLED
 from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
 
+pytestmark = pytest.mark.slow  # real clients, subprocesses or a browser
+
 RELAY = ROOT / "examples" / "09_relay" / "app.py"
 LENGTH_TEXT = "Here are the steps to bake sourdough bread: first, feed your starter and wait until it doubles. Then mix"
 # Debian's Chromium, headless, and quiet: without the background-networking flags it keeps trying to reach

@@ -6,21 +6,16 @@ import json
 from typing import Any
 
 import pytest
-from helpers import problems, sse_chunks, validate_openapi, validate_sdk
+from helpers import chat, problems, sse_chunks, validate_openapi, validate_sdk
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from mockserver.scenario.load import BUNDLED, load_text
 
-USER = [{"role": "user", "content": "hi"}]
 EXTRA = """
 scenarios:
   - name: long-args
     tool_calls: [{name: f, arguments: {text: "one two three four five six"}}]
 """
-
-
-def chat(model: str, stream: bool = True, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "messages": USER, "stream": stream, **extra}
 
 
 async def stream(client: Any, model: str, **extra: Any) -> list[dict[str, Any]]:

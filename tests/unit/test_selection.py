@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from helpers import USER
+
 SCENARIOS = """
 scenarios:
   - name: by-name-only
@@ -189,3 +191,10 @@ async def test_streaming_requests_get_the_error_before_any_stream(client_for: An
     assert response.status == 429
     assert response.headers["Content-Type"] == "application/json"
     assert (await response.json())["error"]["code"] == "rate_limit_exceeded"
+
+
+async def test_retry_after_is_rounded_up_to_whole_seconds(client_for: Any) -> None:
+    # A client that waits `retry-after` seconds must not come back before the wait `retry-after-ms` asks for.
+    client = await client_for("scenarios:\n  - {name: e429, error: {status: 429, retry_after: 1.2}}\n")
+    response = await client.post("/v1/chat/completions", json={"model": "e429", "messages": USER})
+    assert (response.headers["retry-after"], response.headers["retry-after-ms"]) == ("2", "1200")

@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from helpers import sse_chunks, sse_payloads, validate_openapi, validate_sdk
+from helpers import chat, sse_chunks, sse_payloads, validate_openapi, validate_sdk
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 SCENARIOS = """
@@ -41,10 +41,6 @@ scenarios:
     chunks: ["x"]
     ttft_ms: 1500
 """
-
-
-def chat(model: str, stream: bool = True, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": stream, **extra}
 
 
 async def post(client: Any, body: dict[str, Any], **headers: str) -> tuple[Any, bytes]:
@@ -190,6 +186,15 @@ async def test_empty_answer(client_for: Any) -> None:
     _role, finish, usage = sse_chunks(body)
     assert finish["choices"][0]["finish_reason"] == "stop"
     assert usage["usage"]["completion_tokens"] == 0
+
+
+async def test_an_empty_answer_still_waits_its_time_to_first_token(client_for: Any) -> None:
+    client = await client_for("scenarios:\n  - {name: quiet, text: '', ttft_ms: 200}\n")
+    for stream in (True, False):
+        started = time.monotonic()
+        response, _ = await post(client, chat("quiet", stream=stream))
+        assert response.status == 200
+        assert time.monotonic() - started >= 0.2 - 0.005
 
 
 async def test_scripted_finish_reasons(client_for: Any) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import validate_openapi
+from helpers import USER, validate_openapi
 
 SCENARIOS = "scenarios:\n  - {name: default, text: ok}\n"
-USER = [{"role": "user", "content": "hi"}]
 
 
 async def error_of(response: Any) -> dict[str, Any]:
