@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from ..engine.ask import Ask
+from ..engine.ask import Ask, Call, Message, Role
 from ..scenario.tokens import estimate_prompt_tokens, message_text
 from . import params
 from .errors import invalid, missing
@@ -29,6 +29,7 @@ def parse_request(body: Mapping[str, Any]) -> Ask:
             "empty_array",
         )
     last_user = ""
+    turns: list[Message] = []
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, Mapping):
@@ -41,6 +42,7 @@ def parse_request(body: Mapping[str, Any]) -> Ask:
             raise params.wrong_type(f"{where}.content", "one of a string or array of objects", content)
         if role == "user":
             last_user = message_text(content)
+        turns.append(_turn(role, message, content))
     stream, options = params.stream_options(body)
     limit = params.integer(body, "max_completion_tokens", 0)
     if limit is None:
@@ -64,4 +66,21 @@ def parse_request(body: Mapping[str, Any]) -> Ask:
         logprobs=logprobs,
         top_logprobs=top_logprobs or 0,
         obfuscation=params.flag(options, "include_obfuscation", None),
+        messages=tuple(turns),
     )
+
+
+def _turn(role: str, message: Mapping[str, Any], content: Any) -> Message:
+    """A chat message as a turn of the conversation (a `function` result counts as a tool result)."""
+    if role in ("tool", "function"):
+        call_id = message.get("tool_call_id")
+        return Message("tool", message_text(content), call_id=call_id if isinstance(call_id, str) else None)
+    calls = []
+    listed = message.get("tool_calls") if role == "assistant" else None
+    for call in listed if isinstance(listed, list) else ():
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if isinstance(function, Mapping):
+            calls.append(
+                Call(str(call.get("id") or ""), str(function.get("name") or ""), str(function.get("arguments") or ""))
+            )
+    return Message(cast(Role, role), message_text(content), tuple(calls))

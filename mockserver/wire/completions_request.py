@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.ask import Ask
+from ..engine.ask import Ask, Message
 from ..scenario.tokens import count_tokens
 from . import params
 from .errors import invalid, missing
@@ -68,4 +68,5 @@ def parse_request(body: Mapping[str, Any]) -> CompletionsAsk:
         text_only=True,
         echo=prompts if echo else None,
         per_prompt=n,
+        messages=tuple(Message("user", prompt) for prompt in prompts),
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from ..engine.ask import Ask
+from ..engine.ask import Ask, Call, Message, Role
 from ..scenario.tokens import estimate_prompt_tokens, message_text
 from . import params
 from .errors import missing
@@ -59,9 +59,10 @@ def parse_request(body: Mapping[str, Any]) -> ResponsesAsk:
     response object echoes back."""
     model = params.model(body)
     instructions = params.optional(body, "instructions", str, "a string")
-    messages, last_user = _input(body.get("input"))
+    messages, last_user, turns = _input(body.get("input"))
     if instructions:
         messages.insert(0, {"role": "developer", "content": instructions})
+        turns.insert(0, Message("developer", instructions))
     stream, options = params.stream_options(body)
     limit = params.integer(body, "max_output_tokens", MIN_OUTPUT_TOKENS)
     include = params.optional(body, "include", list, "an array") or []
@@ -101,6 +102,7 @@ def parse_request(body: Mapping[str, Any]) -> ResponsesAsk:
         top_logprobs=top_logprobs,
         obfuscation=params.flag(options, "include_obfuscation", None),
         settings=settings,
+        messages=tuple(turns),
     )
 
 
@@ -109,16 +111,17 @@ def _flag(body: Mapping[str, Any], key: str, default: bool) -> bool:
     return default if value is None else value
 
 
-def _input(value: Any) -> tuple[list[Mapping[str, Any]], str]:
-    """The input as chat-like messages, for the prompt estimate, and the text of its last user message. It may be
-    absent (a request that continues a `previous_response_id`), a string, or a list of items."""
+def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
+    """The input as chat-like messages, for the prompt estimate; the text of its last user message; its turns. It
+    may be absent (a request that continues a `previous_response_id`), a string, or a list of items."""
     if value is None:
-        return [], ""
+        return [], "", []
     if isinstance(value, str):
-        return [{"role": "user", "content": value}], value
+        return [{"role": "user", "content": value}], value, [Message("user", value)]
     if not isinstance(value, list):
         raise params.wrong_type("input", "one of a string or array of objects", value)
     messages: list[Mapping[str, Any]] = []
+    turns: list[Message] = []
     last_user = ""
     for index, item in enumerate(value):
         where = f"input[{index}]"
@@ -133,14 +136,25 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str]:
             if not isinstance(content, (str, list)):
                 raise params.wrong_type(f"{where}.content", "one of a string or array of objects", content)
             messages.append({"role": role, "content": content})
+            turns.append(Message(cast(Role, role), message_text(content)))
             if role == "user":
                 last_user = message_text(content)
         elif kind == "function_call":
             messages.append({"role": "assistant", "content": item.get("arguments"), "name": item.get("name")})
+            call = Call(str(item.get("call_id") or ""), str(item.get("name") or ""), str(item.get("arguments") or ""))
+            if turns and turns[-1].role == "assistant" and not turns[-1].text:  # parallel calls: one turn
+                turns[-1] = Message("assistant", calls=(*turns[-1].calls, call))
+            else:
+                turns.append(Message("assistant", calls=(call,)))
         elif kind == "function_call_output":
             messages.append({"role": "tool", "content": item.get("output")})
+            output = item.get("output")
+            call_id = item.get("call_id")
+            turns.append(
+                Message("tool", output if isinstance(output, str) else message_text(output), call_id=str(call_id or ""))
+            )
         # Other items (reasoning, item references, ...) carry no text the estimate counts.
-    return messages, last_user
+    return messages, last_user, turns
 
 
 def _tools(body: Mapping[str, Any]) -> list[Any]:
