@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from .chaos import ChaosSpec
+from .quota import Quota
 from .tokens import split_tokens
 
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
@@ -222,6 +223,7 @@ class Scenario:
     is_sequence: bool = False
     description: str | None = None
     match: Match | None = None
+    rate_limit: Quota | None = None  # a quota of the scenario's own
     source: str = "<inline>"
     line: int = 0
 
