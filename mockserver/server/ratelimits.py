@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..scenario.model import Scenario
 from ..scenario.quota import KINDS, LimitKind, Quota
@@ -29,9 +29,10 @@ _LEARN_MORE = "Visit https://platform.openai.com/account/rate-limits to learn mo
 _SHORT = {"min": "M", "day": "D"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Bucket:
-    """One count (requests or tokens): `level` is what is in use, and it drains at `limit / window` a second."""
+    """One count (requests or tokens): `level` is what is in use, and it drains at `rate` (`limit / window`) a
+    second. Every request reads and changes two of these: they are kept lean."""
 
     kind: LimitKind
     limit: int
@@ -40,10 +41,10 @@ class Bucket:
     enforced: bool
     level: float = 0.0
     at: float = 0.0
+    rate: float = field(init=False)
 
-    @property
-    def rate(self) -> float:
-        return self.limit / self.window
+    def __post_init__(self) -> None:
+        self.rate = self.limit / self.window
 
     def drain(self, now: float) -> None:
         if self.level:
@@ -58,7 +59,7 @@ class Bucket:
 
     @property
     def remaining(self) -> int:
-        return max(0, math.floor(self.limit - self.level + _EPSILON))
+        return max(0, int(self.limit - self.level + _EPSILON))  # int() floors what is not negative
 
     @property
     def reset(self) -> float:
@@ -97,15 +98,14 @@ class Meter:
         return Counts(
             requests.limit,
             0 if exhausted is requests else requests.remaining,
-            requests.reset,
+            requests.level / requests.rate,
             tokens.limit,
             0 if exhausted is tokens else tokens.remaining,
-            tokens.reset,
+            tokens.level / tokens.rate,
         )
 
 
-@dataclass(frozen=True)
-class Taken:
+class Taken(NamedTuple):
     """What a request's use of its quota gave: the counts its answer reports, the 429 when it did not fit, and
     for the journal (only when a quota applies) the quota and the counts."""
 
@@ -132,32 +132,32 @@ class Limiter:
     def _meter(self, session: str, scope: str, quota: Quota | None) -> Meter:
         meters = self.meters.setdefault(session, {})
         meter = meters.get(scope)
-        if meter is None or meter.quota != quota:  # a changed quota starts afresh
+        if meter is None or (meter.quota is not quota and meter.quota != quota):  # a changed quota starts afresh
             meter = meters[scope] = Meter(quota)
         return meter
 
     def take(self, scenario: Scenario, session: str, tokens: int, model: str) -> Taken:
         """Count one request of `tokens` tokens, answered by `scenario`, or refuse it with the real 429."""
-        quota: Quota | None
-        if scenario.rate_limit is not None:
-            where, quota, scope = "scenario", scenario.rate_limit, scenario.name
+        quota = scenario.rate_limit
+        if quota is not None:
+            where, scope = "scenario", scenario.name
         else:
-            where, quota = self.quota_of(session)
-            scope = ""
+            (where, quota), scope = self.quota_of(session), ""
         meter = self._meter(session, scope, quota)
         now = self.clock()
-        meter.requests.drain(now)
-        meter.tokens.drain(now)
+        requests, bucket = meter.requests, meter.tokens
+        requests.drain(now)
+        bucket.drain(now)
         refusal = None
-        if not meter.requests.fits(1):
-            refusal = _limit_reached(meter, meter.requests, 1, model)
-        elif meter.tokens.enforced and tokens > meter.tokens.limit:
+        if requests.fits(1) and bucket.fits(tokens):
+            requests.take(1)
+            bucket.take(tokens)
+        elif not requests.fits(1):
+            refusal = _limit_reached(meter, requests, 1, model)
+        elif tokens > bucket.limit:
             refusal = _too_large(meter, tokens, model)
-        elif not meter.tokens.fits(tokens):
-            refusal = _limit_reached(meter, meter.tokens, tokens, model)
         else:
-            meter.requests.take(1)
-            meter.tokens.take(tokens)
+            refusal = _limit_reached(meter, bucket, tokens, model)
         counts = meter.counts()
         if quota is None or not quota.active:
             return Taken(counts, refusal)

@@ -10,8 +10,9 @@ import json
 import math
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from functools import lru_cache
 from http import HTTPStatus
+from typing import NamedTuple
 
 from aiohttp import web
 
@@ -76,7 +77,11 @@ def default_error(status: int, code: str | None = None) -> tuple[str, str, str |
 def go_duration(seconds: float) -> str:
     """A duration as the API writes rate-limit resets and waits, truncated to whole milliseconds: `0s`, `20ms`,
     `8.64s`, `1m26.4s`, `6m0s`, `1h0m0s` (never `0ms`)."""
-    ms = int(round(seconds * 1000, 6))
+    return _duration(int(round(seconds * 1000, 6)))
+
+
+@lru_cache(maxsize=4096)
+def _duration(ms: int) -> str:
     if ms < 1000:
         return f"{ms}ms" if ms > 0 else "0s"
     hours, ms = divmod(ms, 3_600_000)
@@ -87,10 +92,9 @@ def go_duration(seconds: float) -> str:
     return f"{minutes}m{text}" if minutes else text
 
 
-@dataclass(frozen=True)
-class Counts:
+class Counts(NamedTuple):
     """What an answer's x-ratelimit-* headers say: for requests and for tokens, the limit, what remains of it,
-    and the seconds until it is whole again."""
+    and the seconds until it is whole again. (A named tuple: one is made for every request.)"""
 
     limit_requests: int = RATE_LIMITS["requests"]
     remaining_requests: int = RATE_LIMITS["requests"]
@@ -111,7 +115,7 @@ class Counts:
 
     def exhausted(self, wait: float) -> dict[str, str]:
         """The headers of a 429: nothing remains, and both counts come back in `wait` seconds."""
-        return replace(self, remaining_requests=0, remaining_tokens=0, reset_requests=wait, reset_tokens=wait).headers()
+        return self._replace(remaining_requests=0, remaining_tokens=0, reset_requests=wait, reset_tokens=wait).headers()
 
 
 def retry_headers(retry_after: float) -> dict[str, str]:
