@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..engine.ask import Ask, Message
-from ..scenario.tokens import count_tokens
+from ..scenario.tokens import count_tokens_once
 from . import params
 from .errors import ApiError, invalid, missing
 from .vectors import MAX_DIMENSIONS, Source
@@ -98,7 +98,7 @@ def _encoding(body: Mapping[str, Any]) -> Encoding:
 
 
 def _count(source: Source) -> int:
-    return count_tokens(source) if isinstance(source, str) else len(source)
+    return count_tokens_once(source) if isinstance(source, str) else len(source)
 
 
 def parse_request(body: Mapping[str, Any]) -> EmbeddingsAsk:

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine.ask import Ask, Message
-from ..scenario.tokens import count_tokens
+from ..scenario.tokens import count_tokens_once
 from . import params
 from .errors import invalid, missing
 
 # What the real API answers a request without a model with (the docs say omni; the wire says otherwise).
 DEFAULT_MODEL = "text-moderation-latest"
 _PART_TYPES = ("text", "image_url")
+MAX_INPUTS = 2048  # texts in one request: the mock's own limit, as for embeddings
 _INPUT_TYPES = "one of a string, an array of strings, or an array of objects"
 
 
@@ -87,6 +88,13 @@ def _inputs(body: Mapping[str, Any]) -> list[Moderated]:
             "empty_array",
         )
     if all(isinstance(item, str) for item in value):
+        if len(value) > MAX_INPUTS:
+            raise invalid(
+                f"Invalid 'input': array too long. Expected an array with maximum length {MAX_INPUTS}, but got an "
+                f"array with length {len(value)} instead.",
+                "input",
+                "array_above_max_length",
+            )
         return [Moderated(item) for item in value]
     return [_parts(value)]
 
@@ -100,7 +108,7 @@ def parse_request(body: Mapping[str, Any]) -> ModerationsAsk:
     return ModerationsAsk(
         model=model,
         last_user="\n".join(texts),
-        prompt_tokens=sum(count_tokens(text) for text in texts),
+        prompt_tokens=sum(count_tokens_once(text) for text in texts),
         stream=False,
         messages=tuple(Message("user", text) for text in texts),
         inputs=tuple(inputs),

@@ -41,7 +41,7 @@ _FLOAT32 = struct.Struct("<f")
 Source = str | tuple[int, ...]  # a text, or a token array
 
 
-@lru_cache(maxsize=32768)
+@lru_cache(maxsize=16384)
 def _slots(model: str, feature: str) -> tuple[int, ...]:
     """A feature's signed position (1-based) in each band: the same on every machine."""
     bits = int.from_bytes(hashlib.blake2b(f"{model}\0{feature}".encode(), digest_size=16).digest(), "little")

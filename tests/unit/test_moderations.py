@@ -149,6 +149,15 @@ def test_scores_are_written_as_the_real_api_writes_them(score: float, text: str)
             },
         ),
         (
+            {"input": ["a"] * 2049},
+            {
+                "message": "Invalid 'input': array too long. Expected an array with maximum length 2048, but got an "
+                "array with length 2049 instead.",
+                "param": "input",
+                "code": "array_above_max_length",
+            },
+        ),
+        (
             {"input": [{"type": "video"}]},
             {
                 "message": "Invalid value: \"video\". Supported values are: 'text' and 'image_url'.",
