@@ -5,6 +5,7 @@ errors, sequences, timing, chaos, faults, the journal)."""
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 import struct
@@ -13,7 +14,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from helpers import problems
+from helpers import problems, validate_openapi, validate_sdk
+from openai.types import CreateEmbeddingResponse
 
 from mockserver.scenario.chaos import parse as parse_chaos
 from mockserver.server.state import STATE
@@ -64,8 +66,6 @@ async def embed(client: Any, expect: int = 200, **body: Any) -> tuple[Any, Any]:
 
 def vectors(raw: bytes) -> list[list[float]]:
     """The vectors of an answer, decoded from floats or base64."""
-    import json
-
     found = []
     for item in json.loads(raw)["data"]:
         value = item["embedding"]
@@ -317,3 +317,11 @@ def test_scripted_vectors_are_checked_at_load() -> None:
     ]
     # a scenario's vectors are inherited by its sequence's steps
     assert problems("scenarios:\n  - name: s\n    embeddings: [1]\n    sequence:\n      - text: a\n") == []
+
+
+async def test_answers_match_the_openapi_document_and_the_sdk_models(client_for: Any) -> None:
+    client = await client_for(SCENARIOS, speed=0)
+    _, raw = await embed(client, input=[QUERY, "two"], encoding_format="float", dimensions=16)
+    validate_openapi("CreateEmbeddingResponse", json.loads(raw))
+    validate_sdk(CreateEmbeddingResponse, json.loads(raw))
+    validate_openapi("CreateEmbeddingRequest", {"model": "text-embedding-3-small", "input": [[1, 2]], "dimensions": 16})
