@@ -90,6 +90,16 @@ class OpenAIMock:
         """Answer every request of this test with the scenario `name` (None: choose as usual again)."""
         self._call("POST", "use", json.dumps({"scenario": name}).encode(), "application/json")
 
+    def rate_limit(self, requests: str | None = None, tokens: str | None = None) -> None:
+        """Give this test's session a quota of its own, e.g. `rate_limit(requests="5/min")`: the answers'
+        x-ratelimit-* headers count down, and a request over it gets the real 429. With neither, the session
+        follows the server's quota again."""
+        if requests is None and tokens is None:
+            self._call("DELETE", "rate-limit")
+        else:
+            body = json.dumps({"requests": requests, "tokens": tokens}).encode()
+            self._call("POST", "rate-limit", body, "application/json")
+
     @property
     def requests(self) -> list[Entry]:
         """The journal entries of this test's requests, oldest first."""

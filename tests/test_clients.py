@@ -11,6 +11,7 @@ import fcntl
 import functools
 import gc
 import importlib
+import importlib.util
 import json
 import operator
 import os
@@ -485,6 +486,53 @@ def test_langchain_legacy_completions(session: Session, no_outside_connections: 
     assert len(pieces) > 3 and "".join(pieces) == PARIS
     (request,) = session.requests_to("finish-stop")
     assert request["path"].endswith("/v1/completions")
+
+
+# A retrieval-augmented app's first step, offline: its documents and its question embedded, the nearest document
+# retrieved. LangChain's default tokenizes with tiktoken and sends token arrays; tiktoken's cl100k_base comes
+# from the copy LiteLLM ships (TIKTOKEN_CACHE_DIR), since nothing may be downloaded here.
+KNOWLEDGE = [
+    "Our office is open from nine to five, Monday to Friday.",
+    "To reset your password, open Settings, choose Security and click Reset password.",
+    "Invoices are emailed on the first day of each month.",
+    "The cafeteria serves lunch between noon and two.",
+]
+
+
+def tiktoken_files() -> Path:
+    spec = importlib.util.find_spec("litellm")  # found, not imported: importing LiteLLM takes seconds
+    folder = Path(next(iter(spec.submodule_search_locations or ()), "")) if spec else Path()
+    folder = folder / "litellm_core_utils" / "tokenizers"
+    if not (folder / "9b5ad71b2ce5302211f9c61530b329a4922fc6a4").is_file():  # tiktoken's name for cl100k_base
+        unavailable(f"no cl100k_base file in {folder}")
+    return folder
+
+
+@pytest.mark.parametrize("token_arrays", [False, True], ids=["texts", "token-arrays"])
+def test_langchain_vector_store_retrieves_the_right_document(
+    session: Session, no_outside_connections: list[Any], monkeypatch: pytest.MonkeyPatch, token_arrays: bool
+) -> None:
+    embeddings = import_client("langchain_openai").OpenAIEmbeddings
+    store_class = import_client("langchain_core.vectorstores").InMemoryVectorStore
+    import_client("numpy")  # the store's similarity search needs it
+    if token_arrays:
+        monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tiktoken_files()))
+    embedder = embeddings(
+        model="text-embedding-3-small",
+        base_url=session.base_url,
+        api_key="sk-lc",
+        check_embedding_ctx_length=token_arrays,
+    )
+    store = store_class.from_texts(KNOWLEDGE, embedder)
+    (found,) = store.similarity_search("How do I reset my password?", k=1)
+    assert found.page_content == KNOWLEDGE[1]
+    documents, query = (entry["body"] for entry in session.journal())
+    assert documents["encoding_format"] == query["encoding_format"] == "base64"
+    if token_arrays:
+        assert all(isinstance(item, list) and all(isinstance(t, int) for t in item) for item in documents["input"])
+        assert query["input"] == [[4438, 656, 358, 7738, 856, 3636, 30]]  # cl100k_base, as the real API is sent
+    else:
+        assert documents["input"] == KNOWLEDGE
 
 
 # --- LiteLLM -----------------------------------------------------------------------------------------------------

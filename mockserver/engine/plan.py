@@ -36,6 +36,7 @@ from .ask import Ask
 T = TypeVar("T")
 _SCHEDULE = MemoKind["Timeline"]("schedule")
 _TEXT_ONLY = MemoKind[Answer]("text only")
+_FAULTS_ONLY = MemoKind[Answer]("faults only")
 _TEXT = MemoKind[str]("text of a kind")
 _REASONING_TOKENS = MemoKind[int]("reasoning tokens")
 _TOOL_CALLS = MemoKind["list[tuple[ToolCall, str]]"]("tool calls sent")
@@ -234,6 +235,18 @@ def _text_only(answer: Answer) -> Answer:
     finish: FinishReason = "stop" if answer.finish_reason == "tool_calls" else answer.finish_reason
     choices = tuple(text_only(choice) for choice in answer.choices)
     return derive(answer, items=tuple(items), tool_calls=(), finish_reason=finish, choices=choices)
+
+
+def faults_only(answer: Answer) -> Answer:
+    """The answer without its deltas, for a wire format that sends none (embeddings, moderations): it takes
+    its time to first token, and its faults — stalls, an error, a cut — play as scripted."""
+    return answer.memo.get(_FAULTS_ONLY, None, lambda: _faults_only(answer))
+
+
+def _faults_only(answer: Answer) -> Answer:
+    items = tuple(item for item in answer.items if isinstance(item, Fault))
+    choices = tuple(faults_only(choice) for choice in answer.choices)
+    return derive(answer, items=items, tool_calls=(), finish_reason="stop", choices=choices)
 
 
 def first_ending(plans: list[Plan]) -> Fault | None:

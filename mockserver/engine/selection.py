@@ -136,6 +136,12 @@ class Selector:
             return self._step(scenario, session, "default")
         raise self._not_found(f"No scenario matches this request (model '{model}') and there is no 'default'.", session)
 
+    def give_back(self, selection: Selection, session: str) -> None:
+        """Undo the count of a selection that was never answered (a request over its rate limit): the next
+        request gets the same step of a sequence."""
+        if selection.scenario.is_sequence:
+            self.counters[selection.scenario.name, session] -= 1
+
     def _named(self, name: str, session: str, reason: ChosenBy, why: str) -> Selection:
         scenario = self.find(name, session)
         if scenario is None:

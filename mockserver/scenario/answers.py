@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import chaos
-from .checks import Checks
+from .endpoints import EndpointChecks
 from .marked_yaml import line_of
 from .model import (
     ARGUMENTS,
@@ -33,11 +33,14 @@ from .model import (
 from .problems import hint, kind_of, short
 from .tokens import split_tokens
 
-_ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model", "chaos")  # streamed answers only
+# What the endpoints that do not stream answer with: settings of an answer, inherited by a sequence's steps, and
+# enough for an answer on their own.
+ENDPOINT_KEYS = ("embeddings", "moderation")
+_ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model", "chaos")  # not on error answers
 _TIMING_KEYS = ("latency_ms", "jitter_ms")  # error answers too
 # What an answer says. `error` and `choices` stand alone; the others combine (see _Checker.answer).
 BODY_KEYS = ("chunks", "text", "tool_calls", "refusal", "reasoning", "choices", "error")
-STEP_KEYS = (*BODY_KEYS, *_ANSWER_KEYS, *_TIMING_KEYS)
+STEP_KEYS = (*BODY_KEYS, *_ANSWER_KEYS, *_TIMING_KEYS, *ENDPOINT_KEYS)
 _CHOICE_KEYS = ("chunks", "text", "tool_calls", "refusal", "reasoning", "finish_reason")
 _TOOL_KEYS = ("name", "arguments", "id")
 _CHUNK_KINDS = ("content", "error", "disconnect", "end", "stall_ms", "raw", "keepalive")
@@ -50,12 +53,12 @@ _USAGE_KEYS = ("prompt_tokens", "completion_tokens")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token, used with fullmatch
 
 
-class AnswerChecks(Checks):
+class AnswerChecks(EndpointChecks):
     """Steps and what they answer."""
 
     def step(self, data: Mapping[str, Any], line: int, where: str, inherited: Mapping[str, Any]) -> Step | None:
         bodies = sorted((key for key in BODY_KEYS if key in data), key=lambda key: line_of(data, key))
-        if not bodies:
+        if not bodies and not any(key in data for key in ENDPOINT_KEYS):
             more = "" if where.startswith("step") else " or sequence"
             self.fail(line, f"{where} has no answer; give one of {', '.join(BODY_KEYS[:-1])}, error{more}")
             return None
@@ -69,13 +72,13 @@ class AnswerChecks(Checks):
                 )
                 return None
         settings = {**inherited, **self.settings(data, where)}
-        if bodies[0] == "error":
-            for key in _ANSWER_KEYS:
+        if bodies and bodies[0] == "error":
+            for key in (*_ANSWER_KEYS, *ENDPOINT_KEYS):
                 if key in data:
                     self.fail(line_of(data, key), f"'{key}' has no effect on an error answer ({where})")
             timing = {key: value for key, value in settings.items() if key in _TIMING_KEYS}
             return self.error(data, where, timing)
-        if bodies[0] == "choices":
+        if bodies and bodies[0] == "choices":
             return self.choices(data, where, settings)
         return self.answer(data, where, settings)
 
@@ -178,6 +181,10 @@ class AnswerChecks(Checks):
                 result["model"] = model
             else:
                 self.fail(line_of(data, "model"), f"'model' in {where} is empty")
+        if "embeddings" in data and (vectors := self.embeddings(data, where)) is not None:
+            result["embeddings"] = vectors
+        if "moderation" in data and (results := self.moderation(data, where)) is not None:
+            result["moderation"] = results
         if (
             "chaos" in data
             and (rates := self.mapping(data["chaos"], line_of(data, "chaos"), f"'chaos' in {where}")) is not None

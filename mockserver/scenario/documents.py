@@ -10,8 +10,9 @@ from .answers import BODY_KEYS, STEP_KEYS, AnswerChecks
 from .marked_yaml import line_of
 from .model import Match, Scenario, Step
 from .problems import kind_of, short
+from .quota import Quota, QuotaError, from_mapping
 
-SCENARIO_KEYS = ("name", "description", "match", "sequence", *STEP_KEYS)
+SCENARIO_KEYS = ("name", "description", "match", "rate_limit", "sequence", *STEP_KEYS)
 MATCH_KEYS = ("model", "contains", "regex")
 FILE_KEYS = ("version", "scenarios")
 
@@ -83,6 +84,7 @@ class ScenarioChecks(AnswerChecks):
         self.keys(data, SCENARIO_KEYS, where)
         description = self.text(data, "description", where) if "description" in data else None
         match = self.match(data, where) if "match" in data else None
+        rate_limit = self.rate_limit(data, where) if "rate_limit" in data else None
         if "sequence" in data:
             for key in BODY_KEYS:
                 if key in data:
@@ -101,6 +103,7 @@ class ScenarioChecks(AnswerChecks):
             is_sequence="sequence" in data,
             description=description,
             match=match,
+            rate_limit=rate_limit,
             source=self.source,
             line=line,
         )
@@ -124,6 +127,21 @@ class ScenarioChecks(AnswerChecks):
                 except re.error as exc:
                     self.fail(line_of(rules, "regex"), f"'regex' in {where} is not a valid regular expression: {exc}")
         return Match(model=model, contains=contains, regex=regex)
+
+    def rate_limit(self, data: Mapping[str, Any], where: str) -> Quota | None:
+        """The scenario's own quota: `{requests: 60/min, tokens: 40000/min}`."""
+        where = f"'rate_limit' of {where}"
+        limits = self.mapping(data["rate_limit"], line_of(data, "rate_limit"), where)
+        if limits is None:
+            return None
+        fine = True
+        for key, value in limits.items():  # one at a time, so that a problem names its line
+            try:
+                from_mapping({key: value})
+            except QuotaError as exc:
+                self.fail(line_of(limits, key), f"{exc} ({where})")
+                fine = False
+        return from_mapping(limits) if fine else None
 
     def sequence(self, data: Mapping[str, Any], where: str) -> list[Step]:
         listed = self.listed(data, "sequence", where, "step", STEP_KEYS)

@@ -15,6 +15,8 @@ from fnmatch import fnmatchcase
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from .chaos import ChaosSpec
+from .endpoints import ModerationScript, Vector
+from .quota import Quota
 from .tokens import split_tokens
 
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
@@ -164,6 +166,9 @@ class Answer:
     chaos: ChaosSpec | None = None
     # Other answers for requests with n > 1: choice i answers with choices[i % len(choices)].
     choices: tuple[Answer, ...] = ()
+    # What /v1/embeddings and /v1/moderations answer, per input (repeating); None: computed from the input.
+    embeddings: tuple[Vector, ...] | None = None
+    moderation: tuple[ModerationScript, ...] | None = None
     memo: Memo = field(init=False, default_factory=Memo, compare=False, repr=False)
     chunks: tuple[Chunk, ...] = field(init=False, compare=False, repr=False)  # the items that are deltas
     content: str = field(init=False, compare=False, repr=False)
@@ -222,6 +227,7 @@ class Scenario:
     is_sequence: bool = False
     description: str | None = None
     match: Match | None = None
+    rate_limit: Quota | None = None  # a quota of the scenario's own
     source: str = "<inline>"
     line: int = 0
 

@@ -41,6 +41,11 @@ def count_tokens(text: str) -> int:
     return len(split_tokens(text))
 
 
+def count_tokens_once(text: str) -> int:
+    """The same count for a text unlikely to come again (a document to embed): its pieces are not kept."""
+    return sum(1 for _ in _PIECE.finditer(text))
+
+
 def message_text(content: Any) -> str:
     """The text of a message's `content`: a string, or the `text` parts of a list, joined by newlines."""
     if isinstance(content, str):

@@ -11,12 +11,12 @@ from aiohttp import web
 
 from ..engine.selection import Selector
 from ..scenario.model import Scenario
-from ..wire import catalogue, chat, completions, responses
-from ..wire.contract import WireFormat
+from ..wire import catalogue, chat, completions, embeddings, moderations, responses
+from ..wire.contract import WholeFormat, WireFormat
 from . import control
 from .exchange import current
 from .middleware import MAX_BODY, api_middleware
-from .pipeline import answer
+from .pipeline import answer, answer_whole
 from .sessions import SESSION_PREFIX
 from .settings import Settings
 from .state import STATE, State
@@ -27,6 +27,8 @@ WIRE_FORMATS: Mapping[str, WireFormat[Any, Any]] = {
     "/completions": completions,
     "/responses": responses,
 }
+# The wire formats that never stream.
+WHOLE_FORMATS: Mapping[str, WholeFormat[Any, Any]] = {"/embeddings": embeddings, "/moderations": moderations}
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -45,6 +47,8 @@ def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = N
     for prefix in ("", SESSION_PREFIX + "{session}"):
         for path, wire in WIRE_FORMATS.items():
             app.router.add_post(prefix + "/v1" + path, partial(answer, wire=wire))
+        for path, whole in WHOLE_FORMATS.items():
+            app.router.add_post(prefix + "/v1" + path, partial(answer_whole, wire=whole))
         app.router.add_get(prefix + "/v1/models", list_models)
         app.router.add_get(prefix + "/v1/models/{model:.+}", get_model)
     control.add_routes(app)

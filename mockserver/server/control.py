@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from .._version import __version__
-from ..scenario import chaos
+from ..scenario import chaos, quota
 from ..scenario.load import LoadResult, load_text
 from ..scenario.model import Scenario
 from ..scenario.problems import short
@@ -183,6 +183,38 @@ async def set_chaos(request: web.Request) -> web.Response:
     return web.json_response(spec.to_json())
 
 
+def _quota_json(request: web.Request) -> dict[str, Any]:
+    session = _session()
+    where, rules = request.app[STATE].limits.quota_of(session or "")
+    limits = rules.to_json() if rules is not None else {"requests": None, "tokens": None}
+    return {**limits, "quota": where, "session": session}
+
+
+async def get_rate_limit(request: web.Request) -> web.Response:
+    """The quota of `?session=` (its own, else the server's), or without one the server's."""
+    return web.json_response(_quota_json(request))
+
+
+async def set_rate_limit(request: web.Request) -> web.Response:
+    """Replace the quota — the session's with `?session=`, else the server's: a JSON object
+    (`{"requests": "60/min", "tokens": "40000/min"}`) or the command-line form (`requests=60/min`). `{}` is no
+    quota (a session's `{}` exempts it from the server's)."""
+    text = (await _text(request)).strip()
+    try:
+        body = json.loads(text) if text.startswith("{") else None
+        rules = quota.from_mapping(body) if isinstance(body, dict) else quota.parse(text)
+    except (ValueError, quota.QuotaError) as exc:
+        raise invalid(f"Invalid rate limit: {exc}", code="invalid_rate_limit") from None
+    request.app[STATE].limits.set_quota(rules, _session())
+    return web.json_response(_quota_json(request))
+
+
+async def delete_rate_limit(request: web.Request) -> web.Response:
+    """A session follows the server's quota again; without a session, the server has none."""
+    request.app[STATE].limits.set_quota(None, _session())
+    return web.json_response(_quota_json(request))
+
+
 def add_routes(app: web.Application) -> None:
     router = app.router
     router.add_get(PREFIX + "health", health)
@@ -195,3 +227,6 @@ def add_routes(app: web.Application) -> None:
     router.add_get(PREFIX + "verdicts", verdicts)
     router.add_get(PREFIX + "chaos", get_chaos)
     router.add_post(PREFIX + "chaos", set_chaos)
+    router.add_get(PREFIX + "rate-limit", get_rate_limit)
+    router.add_post(PREFIX + "rate-limit", set_rate_limit)
+    router.add_delete(PREFIX + "rate-limit", delete_rate_limit)

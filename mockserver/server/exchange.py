@@ -7,6 +7,7 @@ import asyncio
 import contextvars
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -37,6 +38,7 @@ class Exchange:
     retry_after: float | None = None  # seconds an error answer asked the client to wait
     should_retry: str | None = None  # the x-should-retry header of an error answer
     ended: Ended | None = None  # how an answer that is not a stream ended, when not normally
+    rate_limit: dict[str, Any] | None = None  # the quota's counts, for the journal
 
 
 # The middleware and the handler run in the same task, so the handler finds its exchange here.
@@ -90,6 +92,7 @@ def finish(request: web.Request, exchange: Exchange, status: int | None) -> None
         entry.stall_ms = round(stalled * 1000, 3) if stalled else None
         entry.retry_after = exchange.retry_after
         entry.should_retry = {"true": True, "false": False}.get(exchange.should_retry or "")
+        entry.rate_limit = exchange.rate_limit
     if not log.isEnabledFor(logging.INFO):
         return
     parts = [request.method, request.path, str(status or "-")]

@@ -41,6 +41,9 @@ class Entry:
     stall_ms: float | None = None  # how long the answer stalled
     retry_after: float | None = None  # seconds an error answer asked the client to wait (retry-after[-ms])
     should_retry: bool | None = None  # an error answer's x-should-retry header
+    # Under a quota: which one ("server", "session", "scenario"), the counts left, and "requests" or "tokens"
+    # when the request did not fit and got a 429.
+    rate_limit: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,22 +1,26 @@
-"""The pipeline every wire format shares: read the body, choose the scenario, draw chaos, plan, then stream on
-time or answer whole. A wire format only checks its requests and renders plans (`wire/contract.py`)."""
+"""The pipeline every wire format shares: read the body, choose the scenario, count it against its quota, draw
+chaos, plan, then stream on time or answer whole. A wire format only checks its requests and renders plans
+(`wire/contract.py`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from ..engine import chaos
-from ..engine.plan import error_latency, first_ending, make_plans
+from ..engine.ask import Ask
+from ..engine.plan import Plan, error_latency, faults_only, first_ending, make_plans
 from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, Outcome, sleep_until, write_events
 from ..scenario.model import MID_STREAM_ERROR, ErrorReply
 from ..wire import params
-from ..wire.contract import WireFormat
-from ..wire.errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, scripted_error
+from ..wire.contract import Renders, WholeFormat, WireFormat
+from ..wire.errors import ApiError, invalid, scripted_error
 from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms
 from .journal import kept_body
 from .state import STATE
@@ -28,10 +32,53 @@ _BAD_JSON = (
 )
 
 
+@dataclass
+class _Turn:
+    """A request checked, chosen, counted and planned, at the moment its answer may start."""
+
+    ask: Ask
+    plans: list[Plan]
+    envelope: Any
+    headers: dict[str, str]
+    start: float  # loop time of the status line
+
+
 async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.StreamResponse:
+    """A request of a wire format that streams when asked to."""
+    turn = await _prepare(request, wire, counted=True)
+    if not turn.ask.stream:
+        return await _whole(wire, turn)
+    exchange = current()
+    ending = first_ending(turn.plans)
+    response = EventStreamResponse(headers={**turn.headers, **wire.STREAM_HEADERS})
+    outcome = exchange.outcome = Outcome()
+    events = wire.stream_events(turn.plans, turn.ask, turn.envelope)
+    cut = ending is not None and ending.kind == "disconnect"
+    await write_events(request, response, events, turn.start, outcome, cut=cut)
+    if ending is not None and outcome.ended == COMPLETED:
+        outcome.ended = FAULT
+    return response
+
+
+async def answer_whole(request: web.Request, wire: WholeFormat[Any, Any]) -> web.StreamResponse:
+    """A request of a wire format that never streams: its deltas play no part, only the answer's timing and
+    faults."""
+    turn = await _prepare(request, wire, counted=wire.RATE_LIMITED, content=False)
+    turn.headers.update(wire.answer_headers(turn.plans, turn.ask))
+    return await _whole(wire, turn, offload=True)
+
+
+async def _prepare(request: web.Request, wire: Renders[Any, Any], counted: bool, content: bool = True) -> _Turn:
+    """Everything before the answer: read and check the request, choose the scenario, count it against its
+    quota (`counted`), draw chaos, plan, and wait for the status line's time."""
     state = request.app[STATE]
     exchange = current()
-    ask = wire.parse_request(await read_json(request, exchange))
+    try:
+        ask = wire.parse_request(await read_json(request, exchange))
+    except ApiError as exc:
+        if counted:  # a request refused as invalid uses nothing, and is told the counts as they stand
+            exc.headers = {**state.limits.peek(exchange.session).headers(), **exc.headers}
+        raise
     selection = state.selector.choose(
         model=ask.model,
         last_user=ask.last_user,
@@ -39,6 +86,15 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
         header=request.headers.get("X-Mock-Scenario"),
     )
     exchange.selection = selection
+    counts = None
+    if counted:
+        budget = ask.prompt_tokens + (ask.max_tokens or 0) * ask.n
+        taken = state.limits.take(selection.scenario, exchange.session, budget, ask.model)
+        exchange.rate_limit = taken.record
+        if taken.refusal is not None:
+            state.selector.give_back(selection, exchange.session)
+            raise taken.refusal
+        counts = taken.counts
     step, exchange.chaos = chaos.strike(
         selection.step,
         state.chaos,
@@ -52,39 +108,38 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
         rng = random.Random(f"jitter:{state.settings.seed}:{selection.scenario.name}:{exchange.session}:{index}")
     if isinstance(step, ErrorReply):
         await sleep_until(exchange.start + error_latency(step, state.settings.speed, rng))
-        raise scripted_error(step, ask.model)
+        raise scripted_error(step, ask.model, counts)
     if ask.obfuscation is None:
         ask.obfuscation = state.settings.obfuscation
-    plans = make_plans(step, ask, state.settings.speed, rng)
-    timeline = exchange.timeline = plans[0].timeline
+    plans = make_plans(step if content else faults_only(step), ask, state.settings.speed, rng)
+    exchange.timeline = plans[0].timeline
     envelope = wire.make_envelope(plans, state.rng)
-    start = exchange.start + timeline.latency
+    start = exchange.start + plans[0].timeline.latency
     await sleep_until(start)
-    headers = {
-        **base_headers(exchange),
-        **ratelimit_headers(RATE_LIMITS["requests"] - 1, RATE_LIMITS["tokens"] - ask.prompt_tokens),
-    }
-    ending = first_ending(plans)
-    if ask.stream:
-        response = EventStreamResponse(headers={**headers, **wire.STREAM_HEADERS})
-        outcome = exchange.outcome = Outcome()
-        events = wire.stream_events(plans, ask, envelope)
-        await write_events(
-            request, response, events, start, outcome, cut=ending is not None and ending.kind == "disconnect"
-        )
-        if ending is not None and outcome.ended == COMPLETED:
-            outcome.ended = FAULT
-        return response
-    await sleep_until(start + max(plan.finish_at for plan in plans))
+    headers = base_headers(exchange)
+    if counts is not None:
+        headers.update(counts.headers())
+    return _Turn(ask, plans, envelope, headers, start)
+
+
+async def _whole(wire: Renders[Any, Any], turn: _Turn, offload: bool = False) -> web.StreamResponse:
+    """The answer as one JSON body, when the scripted stream would have ended; an ending fault makes it a 500
+    or a cut connection. With `offload`, the body is rendered in a thread: thousands of vectors take seconds
+    of work, and the other requests must not wait for it."""
+    exchange = current()
+    await sleep_until(turn.start + max(plan.finish_at for plan in turn.plans))
+    ending = first_ending(turn.plans)
     if ending is not None and ending.kind == "error":
         error = ending.error or MID_STREAM_ERROR
         raise ApiError(500, error["message"], error["type"], error["param"], error["code"])
     if ending is not None and ending.kind == "disconnect":
         raise ConnectionCut
-    headers["openai-processing-ms"] = processing_ms(exchange)
-    return web.Response(
-        body=wire.completion_body(plans, ask, envelope), content_type="application/json", headers=headers
-    )
+    turn.headers["openai-processing-ms"] = processing_ms(exchange)
+    if offload:
+        body = await asyncio.to_thread(wire.completion_body, turn.plans, turn.ask, turn.envelope)
+    else:
+        body = wire.completion_body(turn.plans, turn.ask, turn.envelope)
+    return web.Response(body=body, content_type="application/json", headers=turn.headers)
 
 
 async def read_json(request: web.Request, exchange: Exchange) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
-from ..scenario import chaos
+from ..scenario import chaos, quota
 
 
 def _bounded(convert: Callable[[str], float], low: float, high: float, rule: str) -> Callable[[str], Any]:
@@ -63,6 +63,13 @@ def _chaos_spec(text: str) -> chaos.ChaosSpec:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _quota(text: str) -> quota.Quota:
+    try:
+        return quota.parse(text)
+    except quota.QuotaError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _seed(text: str) -> int:
     try:
         return int(text)
@@ -103,6 +110,13 @@ class Settings:
         "random faults per request, e.g. 'rate_limit=0.05,server_error=0.02,disconnect=0.01,stall=0.01' "
         f"(kinds: {', '.join(chaos.KINDS)}; settings: stall_ms, retry_after)",
         _chaos_spec,
+        "SPEC",
+    )
+    rate_limit: quota.Quota | None = option(
+        None,
+        "a quota for each session, e.g. 'requests=60/min,tokens=40000/min': x-ratelimit-remaining-* count down "
+        "and a request over it gets the real 429 (windows: s, min, h, day, or '5/10s')",
+        _quota,
         "SPEC",
     )
     # The `obfuscation` field on stream chunks, unless a request turns it off.

@@ -13,6 +13,7 @@ from ..engine.selection import Selector
 from ..scenario.chaos import ChaosSpec
 from ..wire.ids import hex_token
 from .journal import Journal
+from .ratelimits import Limiter
 from .settings import Settings
 
 # Sessions whose sequence counts, draws and scenarios are kept (the journal is bounded on its own).
@@ -26,6 +27,7 @@ class State:
     journal: Journal = field(init=False)
     rng: random.Random = field(init=False)
     chaos: ChaosSpec | None = field(init=False)  # the server's chaos rates, changeable at run time
+    limits: Limiter = field(init=False)  # the quotas and the rate-limit counts
     draws: dict[tuple[str, ...], int] = field(init=False, default_factory=dict)
     sessions: OrderedDict[str, None] = field(init=False, default_factory=OrderedDict)  # by last use
     started: float = field(init=False, default_factory=time.monotonic)
@@ -36,6 +38,7 @@ class State:
         # `created` timestamps aside.
         self.rng = random.Random(self.settings.seed)
         self.chaos = self.settings.chaos
+        self.limits = Limiter(self.settings.rate_limit)
 
     def touch(self, session: str) -> None:
         """Note that a session is in use. The state of the MAX_SESSIONS most recently used ones is kept; the
@@ -45,6 +48,7 @@ class State:
         if len(self.sessions) > MAX_SESSIONS:
             oldest, _ = self.sessions.popitem(last=False)
             self.selector.reset(oldest)
+            self.limits.reset(oldest)
             self.draws = {key: n for key, n in self.draws.items() if key[-1] != oldest}
 
     def request_id(self) -> str:
@@ -58,8 +62,10 @@ class State:
         return count
 
     def reset(self, session: str | None = None) -> None:
-        """Forget sequence counts, draws and journal entries: all, or one session's (and its scenarios)."""
+        """Forget sequence counts, draws, rate-limit counts and journal entries: all, or one session's (and its
+        scenarios and quota)."""
         self.selector.reset(session)
+        self.limits.reset(session)
         self.journal.clear(session)
         # The session is the last part of every draw key.
         self.draws = {key: n for key, n in self.draws.items() if session is not None and key[-1] != session}

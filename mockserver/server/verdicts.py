@@ -97,6 +97,15 @@ def judge(
                 f"step {(last.step or 0) + 1}).",
                 last,
             )
+    for run in _refused_runs(entries):
+        kind = run[0].rate_limit["refused"] if run[0].rate_limit else "requests"
+        add(
+            "ignored_rate_limit",
+            f"Requests {_listed([entry.id for entry in run])} came while the rate limit had no room left "
+            f"(x-ratelimit-remaining-{kind}: 0) and were all refused with 429: a client should wait for "
+            f"x-ratelimit-reset-{kind} (or retry-after) instead of sending more.",
+            *run,
+        )
     for entry in entries:
         if entry.stall_ms and entry.stall_ms >= stall_s * 1000 and entry.ended != "client disconnected":
             add(
@@ -106,6 +115,32 @@ def judge(
                 entry,
             )
     return findings
+
+
+def _refused_runs(entries: Iterable[Entry]) -> list[list[Entry]]:
+    """Runs of two or more requests refused by one quota of one session, none let through between them. One
+    refusal is how a client that does not read the headers learns of the limit; the SDKs then wait for
+    retry-after. A second one means the client kept sending."""
+    open_runs: dict[tuple[str | None, ...], list[Entry]] = {}
+    runs = []
+    for entry in sorted(entries, key=lambda e: e.id):
+        record = entry.rate_limit
+        if not record:
+            continue
+        key = (entry.session, record["quota"], entry.scenario if record["quota"] == "scenario" else None)
+        if record["refused"]:
+            open_runs.setdefault(key, []).append(entry)
+        else:
+            runs.append(open_runs.pop(key, []))
+    runs += open_runs.values()
+    return sorted((run for run in runs if len(run) > 1), key=lambda run: run[0].id)
+
+
+def _listed(ids: list[int]) -> str:
+    """`6, 7 and 8`; `6, 7, 8 and 40 more` for a long list."""
+    if len(ids) > 5:
+        return f"{', '.join(map(str, ids[:3]))} and {len(ids) - 3} more"
+    return ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
 
 
 def _judge_retry(previous: Entry, retry: Entry, add: Callable[..., None]) -> None:

@@ -1,6 +1,11 @@
-"""The contract every wire format keeps. A wire format (chat, legacy completions, responses) is a module that
-checks its requests into an `Ask` and renders plans, one per choice, as a stream of `Due` events or one JSON
-body; the pipeline around it — choosing, chaos, planning, writing on time — is shared."""
+"""The contract every wire format keeps. A wire format is a module that checks its requests into an `Ask` and
+renders plans, one per choice, as one JSON body — and, for the formats that stream (chat, legacy completions,
+responses), as a stream of `Due` events. The pipeline around it — choosing, quotas, chaos, planning, writing on
+time — is shared.
+
+Formats that never stream (embeddings, moderations) keep `WholeFormat`: they say whether their requests count
+toward rate limits, and which headers of their own their answers carry.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +21,8 @@ AskT = TypeVar("AskT", bound=Ask)
 EnvelopeT = TypeVar("EnvelopeT")
 
 
-class WireFormat(Protocol[AskT, EnvelopeT]):
-    @property
-    def STREAM_HEADERS(self) -> Mapping[str, str]:
-        """The headers of its streams, the content type among them."""
+class Renders(Protocol[AskT, EnvelopeT]):
+    """What every wire format does."""
 
     def parse_request(self, body: Mapping[str, Any]) -> AskT:
         """Check a request as the real API does (raising its 400s); keep what planning and rendering need."""
@@ -27,8 +30,27 @@ class WireFormat(Protocol[AskT, EnvelopeT]):
     def make_envelope(self, plans: list[Plan], rng: random.Random) -> EnvelopeT:
         """The ids and the time one response shares, drawn from the server's generator."""
 
+    def completion_body(self, plans: list[Plan], ask: AskT, envelope: EnvelopeT) -> bytes:
+        """The whole answer of a request that does not stream."""
+
+
+class WireFormat(Renders[AskT, EnvelopeT], Protocol):
+    """A format that streams when the request asks it to."""
+
+    @property
+    def STREAM_HEADERS(self) -> Mapping[str, str]:
+        """The headers of its streams, the content type among them."""
+
     def stream_events(self, plans: list[Plan], ask: AskT, envelope: EnvelopeT) -> Iterator[Due]:
         """The stream's bytes, rendered only as the writer asks for them."""
 
-    def completion_body(self, plans: list[Plan], ask: AskT, envelope: EnvelopeT) -> bytes:
-        """The whole answer of a request that does not stream."""
+
+class WholeFormat(Renders[AskT, EnvelopeT], Protocol):
+    """A format that never streams: its answer is one JSON body, sent when the scripted time has passed."""
+
+    @property
+    def RATE_LIMITED(self) -> bool:
+        """Whether its requests count toward rate limits and its answers carry the x-ratelimit-* headers."""
+
+    def answer_headers(self, plans: list[Plan], ask: AskT) -> Mapping[str, str]:
+        """Headers of its own on a successful answer."""

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from http import HTTPStatus
+from typing import NamedTuple
 
 from aiohttp import web
 
@@ -56,6 +57,7 @@ QUOTA_MESSAGE = (
     "error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors."
 )
 
+# The limits answers report when no quota applies: generous, and never enforced.
 RATE_LIMITS = {"requests": 10000, "tokens": 30000000}
 
 
@@ -73,26 +75,47 @@ def default_error(status: int, code: str | None = None) -> tuple[str, str, str |
 
 
 def go_duration(seconds: float) -> str:
-    """A duration as the API writes rate-limit resets: `0s`, `120ms`, `1.5s`, `6m0s`."""
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    if seconds < 60:
-        return f"{seconds:g}s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}m{rest:g}s"
+    """A duration as the API writes rate-limit resets and waits, truncated to whole milliseconds: `0s`, `20ms`,
+    `8.64s`, `1m26.4s`, `6m0s`, `1h0m0s` (never `0ms`)."""
+    return _duration(int(round(seconds * 1000, 6)))
 
 
-@lru_cache(maxsize=1024)
-def ratelimit_headers(remaining_requests: int, remaining_tokens: int, reset_seconds: float = 0.0) -> dict[str, str]:
-    """The x-ratelimit-* headers; cached, so the same dict comes back for the same counts: copy, never change."""
-    return {
-        "x-ratelimit-limit-requests": str(RATE_LIMITS["requests"]),
-        "x-ratelimit-limit-tokens": str(RATE_LIMITS["tokens"]),
-        "x-ratelimit-remaining-requests": str(remaining_requests),
-        "x-ratelimit-remaining-tokens": str(remaining_tokens),
-        "x-ratelimit-reset-requests": go_duration(reset_seconds) if reset_seconds else "6ms",
-        "x-ratelimit-reset-tokens": go_duration(reset_seconds) if reset_seconds else "0s",
-    }
+@lru_cache(maxsize=4096)
+def _duration(ms: int) -> str:
+    if ms < 1000:
+        return f"{ms}ms" if ms > 0 else "0s"
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    text = f"{ms / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    return f"{minutes}m{text}" if minutes else text
+
+
+class Counts(NamedTuple):
+    """What an answer's x-ratelimit-* headers say: for requests and for tokens, the limit, what remains of it,
+    and the seconds until it is whole again. (A named tuple: one is made for every request.)"""
+
+    limit_requests: int = RATE_LIMITS["requests"]
+    remaining_requests: int = RATE_LIMITS["requests"]
+    reset_requests: float = 0.0
+    limit_tokens: int = RATE_LIMITS["tokens"]
+    remaining_tokens: int = RATE_LIMITS["tokens"]
+    reset_tokens: float = 0.0
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit-requests": str(self.limit_requests),
+            "x-ratelimit-limit-tokens": str(self.limit_tokens),
+            "x-ratelimit-remaining-requests": str(self.remaining_requests),
+            "x-ratelimit-remaining-tokens": str(self.remaining_tokens),
+            "x-ratelimit-reset-requests": go_duration(self.reset_requests),
+            "x-ratelimit-reset-tokens": go_duration(self.reset_tokens),
+        }
+
+    def exhausted(self, wait: float) -> dict[str, str]:
+        """The headers of a 429: nothing remains, and both counts come back in `wait` seconds."""
+        return self._replace(remaining_requests=0, remaining_tokens=0, reset_requests=wait, reset_tokens=wait).headers()
 
 
 def retry_headers(retry_after: float) -> dict[str, str]:
@@ -159,8 +182,9 @@ def stream_ending(fault: Fault) -> bytes:
     return b"data: " + compact({"error": fault.error or MID_STREAM_ERROR}) + b"\n\ndata: [DONE]\n\n"
 
 
-def scripted_error(reply: ErrorReply, model: str) -> ApiError:
-    """A scenario's `error:` answer, with the real API's defaults for whatever the script left out."""
+def scripted_error(reply: ErrorReply, model: str, counts: Counts | None = None) -> ApiError:
+    """A scenario's `error:` answer, with the real API's defaults for whatever the script left out. `counts` are
+    the request's rate-limit counts (None: an endpoint that reports none)."""
     message, type_, code = default_error(reply.status, reply.code)
     wait = reply.retry_after if isinstance(reply.retry_after, (int, float)) else None
     if reply.retry_after_ms is not None and wait is None:
@@ -170,10 +194,10 @@ def scripted_error(reply: ErrorReply, model: str) -> ApiError:
     else:
         message = message.replace("{model}", model).replace("{wait}", go_duration(wait if wait is not None else 1.0))
     headers: dict[str, str] = {}
-    if reply.status == 429:
-        headers.update(ratelimit_headers(0, 0, wait if wait is not None else 1.0))
-    elif reply.status != 404:  # a recorded 404 carries no rate-limit headers
-        headers.update(ratelimit_headers(RATE_LIMITS["requests"] - 1, RATE_LIMITS["tokens"]))
+    if counts is not None and reply.status == 429:
+        headers.update(counts.exhausted(wait if wait is not None else 1.0))
+    elif counts is not None and reply.status != 404:  # a recorded 404 carries no rate-limit headers
+        headers.update(counts.headers())
     if isinstance(reply.retry_after, str):  # an HTTP date, sent as it is
         headers["retry-after"] = reply.retry_after
     elif reply.retry_after is not None:

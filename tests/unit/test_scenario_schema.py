@@ -11,7 +11,8 @@ What the schema cannot express, so the loader alone reports it and the corpus le
 - a `match.regex` that is not a valid Python regular expression;
 - a `retry_after` text that is not an HTTP date;
 - a whole number written with a fraction (`status: 429.0`, `prompt_tokens: 3.0`): draft-07's integer allows it;
-- infinite numbers (`.inf`), which JSON does not have and `minimum: 0` lets through.
+- infinite numbers (`.inf`), which JSON does not have and `minimum: 0` lets through;
+- a rate-limit window of no time at all (`5/0s`).
 
 `test_what_only_the_loader_catches` holds one file for each.
 """
@@ -186,6 +187,21 @@ GOOD = {
       - {name: f, arguments: {a: [1, {b: null}]}, id: ""}
       - {name: g, arguments: '{"x": 1}'}
 """,
+    "endpoint answers and a quota": """scenarios:
+  - name: a
+    rate_limit: {requests: 5/min, tokens: 40000/10s}
+    embeddings: [0.1, -2, 0]
+    moderation: {flagged: [violence, self-harm/intent], scores: {violence: 0.9, hate: 0}}
+  - name: b
+    rate_limit: {requests: 100/day, tokens: null}
+    embeddings: [[1, 0], [0, 1.5]]
+    moderation: [{}, {flagged: []}, {scores: {illicit/violent: 1}}]
+    sequence:
+      - text: a
+      - embeddings: [1]
+      - moderation: {flagged: [hate]}
+  - {name: c, rate_limit: {}, text: x}
+""",
     "merge keys": """scenarios:
   - &base {name: a, text: x, ttft_ms: 3}
   - <<: *base
@@ -305,6 +321,29 @@ BAD = {
     "header value a mapping": one("error: {status: 500, headers: {x-a: {b: c}}}"),
     "header value on two lines": one('error: {status: 500, headers: {x-a: "one\\ntwo"}}'),
     "header value ending in a line break": one('error: {status: 500, headers: {x-a: "one\\n"}}'),
+    # endpoint answers and quotas
+    "embeddings empty": one("embeddings: []"),
+    "embeddings a mapping": one("embeddings: {a: 1}"),
+    "an empty vector": one("embeddings: [[1], []]"),
+    "a vector of text": one("embeddings: [a, b]"),
+    "a vector with an exponent YAML reads as text": one("embeddings: [1e-9]"),
+    "vectors mixed with numbers": one("embeddings: [1, [2]]"),
+    "embeddings with an error": one("error: {status: 500}\nembeddings: [1]"),
+    "moderation a list of names": one("moderation: [violence]"),
+    "moderation empty list": one("moderation: []"),
+    "unknown moderation key": one("moderation: {flaged: [hate]}"),
+    "unknown moderation category": one("moderation: {flagged: [violance]}"),
+    "flagged a text": one("moderation: {flagged: hate}"),
+    "score above 1": one("moderation: {scores: {hate: 1.5}}"),
+    "score of an unknown category": one("moderation: {scores: {hat: 0.5}}"),
+    "moderation with an error": one("error: {status: 500}\nmoderation: {}"),
+    "rate_limit a text": one("text: x\nrate_limit: requests=5/min"),
+    "rate_limit unknown key": one("text: x\nrate_limit: {request: 5/min}"),
+    "rate_limit without a window": one("text: x\nrate_limit: {requests: '5'}"),
+    "rate_limit a number": one("text: x\nrate_limit: {requests: 5}"),
+    "rate_limit unknown unit": one("text: x\nrate_limit: {tokens: 5/mn}"),
+    "rate_limit of nothing": one("text: x\nrate_limit: {requests: 0/min}"),
+    "rate_limit in a step": one("sequence:\n  - {text: a, rate_limit: {requests: 1/s}}"),
     # tool calls
     "tool_calls empty": one("tool_calls: []"),
     "tool_calls a mapping": one("tool_calls: {name: f}"),
@@ -350,6 +389,8 @@ ONLY_THE_LOADER = {
     "retry_after text that is not a date": one("error: {status: 429, retry_after: soon}"),
     "status with a fraction": one("error: {status: 429.0}"),
     "an infinite delay": one("text: hi\nttft_ms: .inf"),
+    "an infinite vector value": one("embeddings: [1, .inf]"),
+    "a window of no time": one("text: x\nrate_limit: {requests: 5/0s}"),
 }
 
 
