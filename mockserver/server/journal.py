@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from array import array
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -41,12 +42,26 @@ class Entry:
     stall_ms: float | None = None  # how long the answer stalled
     retry_after: float | None = None  # seconds an error answer asked the client to wait (retry-after[-ms])
     should_retry: bool | None = None  # an error answer's x-should-retry header
+    error: dict[str, Any] | None = None  # an error answer's code and message: for a miss, why nothing matched
+    # The answer's timeline, in ms after arrival: the status line and headers, the first token, a stream's
+    # writes as [ms, chunks sent so far] (in the server, the writer's flat array of seconds), the faults.
+    headers_ms: float | None = None
+    ttft_ms: float | None = None
+    ticks: Any = None
+    marks: list[dict[str, Any]] | None = None  # each fault played: kind, at_ms, ms (how long a stall lasted)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         if isinstance(self.body, bytes):
             data["body"] = decoded(self.body)
+        if isinstance(self.ticks, array):
+            data["ticks"] = tick_pairs(self.ticks)
         return data
+
+
+def tick_pairs(ticks: array[float], start: int = 0) -> list[list[float]]:
+    """The writer's ticks from pair `start` on, as [ms, chunks] pairs."""
+    return [[round(ticks[i] * 1000, 3), int(ticks[i + 1])] for i in range(2 * start, len(ticks) - 1, 2)]
 
 
 def kept_body(raw: bytes) -> bytes | str:

@@ -12,12 +12,12 @@ from aiohttp import web
 
 from ..engine import chaos
 from ..engine.plan import error_latency, first_ending, make_plans
-from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, Outcome, sleep_until, write_events
+from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, sleep_until, write_events
 from ..scenario.model import MID_STREAM_ERROR, ErrorReply
 from ..wire import params
 from ..wire.contract import WireFormat
 from ..wire.errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, scripted_error
-from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms
+from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms, stream_outcome
 from .journal import kept_body
 from .state import STATE
 
@@ -67,7 +67,7 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
     ending = first_ending(plans)
     if ask.stream:
         response = EventStreamResponse(headers={**headers, **wire.STREAM_HEADERS})
-        outcome = exchange.outcome = Outcome()
+        outcome = exchange.outcome = stream_outcome(exchange, plans, state.metrics)
         events = wire.stream_events(plans, ask, envelope)
         await write_events(
             request, response, events, start, outcome, cut=ending is not None and ending.kind == "disconnect"
