@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from ._version import __version__
@@ -17,6 +18,7 @@ from .scenario.watch import watch
 from .server import verdicts, workers
 from .server.app import create_app
 from .server.runner import base_url, start
+from .server.scrape import SIBLINGS, Siblings
 from .server.settings import settings_from
 from .server.state import STATE
 
@@ -43,6 +45,7 @@ def banner(args: argparse.Namespace, result: LoadResult, port: int) -> None:
         print("  reloading files when they change (--watch)")
     if args.workers > 1:
         print(f"  {args.workers} worker processes share the port; each keeps its own sequence counts and journal")
+        print("  /metrics adds up every worker's counters")
     if args.chaos is not None and args.chaos.active:
         rates = ", ".join(f"{kind}={rate:g}" for kind, rate in args.chaos.rates.items() if rate)
         print(f"  chaos: {rates} (seed {args.seed})")
@@ -69,8 +72,11 @@ async def serve_until_stopped(
 ) -> int:
     """Serve until SIGINT or SIGTERM; `ready(port)` is called once the port is listening."""
     app = create_app(result.scenarios, settings_from(args))
+    unix_socket = getattr(args, "worker_socket", None)  # a worker's, for the others' /metrics
+    if unix_socket is not None:
+        app[SIBLINGS] = Siblings(Path(unix_socket))
     try:
-        runner, port = await start(app, args.host, port, reuse_port=reuse_port)
+        runner, port = await start(app, args.host, port, reuse_port=reuse_port, unix_socket=unix_socket)
     except OSError as exc:
         return workers.cannot_listen(args, exc)
     stop = asyncio.Event()

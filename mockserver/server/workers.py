@@ -1,5 +1,6 @@
 """`serve --workers N`: processes sharing one port (SO_REUSEPORT), the kernel spreading new connections among
-them. Each worker loads the scenarios itself and keeps its own sequence counts and journal."""
+them. Each worker loads the scenarios itself and keeps its own sequence counts and journal; each also listens on
+a Unix socket in a private folder, where the others reach it to add up `/metrics` (server/scrape.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import argparse
 import asyncio
 import errno
 import multiprocessing
+import os
 import queue
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from multiprocessing.context import ForkContext, SpawnContext
@@ -44,6 +48,7 @@ def _worker(
 ) -> None:
     """One of `--workers` processes: loads the scenarios itself and serves them on the shared port."""
     setup(index)
+    args.worker_socket = os.path.join(args.worker_folder, f"{index}.sock")
     result = load_paths(paths)
     if result.problems:  # the files changed since the parent checked them
         report(result)
@@ -83,6 +88,7 @@ def run(
         else:
             context = multiprocessing.get_context("spawn")
         ready = context.Queue()
+        args = argparse.Namespace(**vars(args), worker_folder=tempfile.mkdtemp(prefix="mockserver-workers-"))
         workers = [
             context.Process(
                 target=_worker,
@@ -119,4 +125,5 @@ def run(
             worker.terminate()
     for worker in workers:
         worker.join(timeout=10)
+    shutil.rmtree(args.worker_folder, ignore_errors=True)
     return 1 if failed else 0
