@@ -52,21 +52,22 @@ class Outcome:
     ended: Ended = COMPLETED
     origin: float = 0.0
     token_due: float | None = None  # when the first token is due, in seconds after the headers; None: no content
-    first_token: float | None = None  # when the write carrying it left
+    first_token: float | None = None  # when the write carrying it left, in seconds after origin
     sent: int = 0  # bytes of the body written
-    # Two numbers a write, (time, chunks written so far), the first pair for the status line and headers: a
-    # float append per write, the cheapest record that still draws every tick of the stream.
-    ticks: array[float] = field(default_factory=lambda: array("d"))
+    # Two whole numbers a write, (microseconds since origin, chunks written so far), the first pair for the status
+    # line and headers: an append per write, the cheapest record that still draws every tick of the stream.
+    ticks: array[int] = field(default_factory=lambda: array("q"))
 
     def wrote(self, now: float, size: int, chunks: int) -> None:
         self.sent += size
         self.chunks += chunks
         ticks = self.ticks
+        at = int((now - self.origin) * 1_000_000)
         if len(ticks) < 2 * MAX_TICKS:
-            ticks.append(now - self.origin)
+            ticks.append(at)
             ticks.append(self.chunks)
         else:
-            ticks[-2], ticks[-1] = now - self.origin, self.chunks
+            ticks[-2], ticks[-1] = at, self.chunks
 
 
 async def sleep_until(deadline: float) -> None:
@@ -111,7 +112,7 @@ async def write_events(
                         await response.write(data_now)
                         outcome.wrote(now, len(data_now), due_chunks)
                         if token_now:
-                            outcome.first_token, token_now = outcome.ticks[-2], False
+                            outcome.first_token, token_now = now - outcome.origin, False
                         due_now.clear()
                         due_chunks = 0
                     await asyncio.sleep(delay)
@@ -131,7 +132,7 @@ async def write_events(
             await response.write_eof(data_now)
         outcome.wrote(now, len(data_now), due_chunks)
         if token_now:
-            outcome.first_token = outcome.ticks[-2]
+            outcome.first_token = now - outcome.origin
     except ConnectionError:
         outcome.ended = DISCONNECTED
     except asyncio.CancelledError:

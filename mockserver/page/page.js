@@ -155,10 +155,15 @@ function setClock(now) {
   state.skew = now - Date.now() / 1000;
 }
 
-function merge(summary) {
-  const old = state.entries.get(summary.id);
-  const ticks = summary.ticks_from > 0 && old ? old.ticks.slice(0, summary.ticks_from).concat(summary.ticks) : summary.ticks;
-  state.entries.set(summary.id, { ...summary, ticks, v: ++state.version });
+// A summary, whole or (for a stream in progress) only its new ticks: either way its ticks continue those known.
+// The feed sends them flat, in microseconds; the page keeps [ms, chunks] pairs.
+function merge(update) {
+  const old = state.entries.get(update.id);
+  if (!old && !("ended" in update)) return; // the progress of an entry this page dropped
+  const fresh = [];
+  for (let i = 0; i + 1 < update.ticks.length; i += 2) fresh.push([update.ticks[i] / 1000, update.ticks[i + 1]]);
+  const ticks = update.ticks_from > 0 && old ? old.ticks.slice(0, update.ticks_from).concat(fresh) : fresh;
+  state.entries.set(update.id, { ...old, ...update, ticks, v: ++state.version });
 }
 
 function trim() {

@@ -140,9 +140,9 @@ def _time_entry(entry: Entry, exchange: Exchange, elapsed: float) -> None:
         entry.error = {"code": exchange.error.code, "message": exchange.error.message}
     stream = exchange.outcome
     if stream is not None and stream.ticks:
-        entry.headers_ms = round(stream.ticks[0] * 1000, 3)
+        entry.headers_ms = stream.ticks[0] / 1000
         if stream.first_token is not None:
-            entry.ttft_ms = round(stream.first_token * 1000, 3)
+            entry.ttft_ms = int(stream.first_token * 1_000_000) / 1000  # as the ticks have it
     elif entry.status is not None:
         entry.headers_ms = entry.duration_ms  # a whole answer leaves in one piece
     timeline = exchange.timeline

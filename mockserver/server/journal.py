@@ -44,7 +44,7 @@ class Entry:
     should_retry: bool | None = None  # an error answer's x-should-retry header
     error: dict[str, Any] | None = None  # an error answer's code and message: for a miss, why nothing matched
     # The answer's timeline, in ms after arrival: the status line and headers, the first token, a stream's
-    # writes as [ms, chunks sent so far] (in the server, the writer's flat array of seconds), the faults.
+    # writes as [ms, chunks sent so far] (in the server, the writer's flat array of microseconds), the faults.
     headers_ms: float | None = None
     ttft_ms: float | None = None
     ticks: Any = None
@@ -59,9 +59,9 @@ class Entry:
         return data
 
 
-def tick_pairs(ticks: array[float], start: int = 0) -> list[list[float]]:
-    """The writer's ticks from pair `start` on, as [ms, chunks] pairs."""
-    return [[round(ticks[i] * 1000, 3), int(ticks[i + 1])] for i in range(2 * start, len(ticks) - 1, 2)]
+def tick_pairs(ticks: array[int]) -> list[list[float]]:
+    """The writer's ticks (microseconds, chunks) as [ms, chunks] pairs."""
+    return [[ticks[i] / 1000, ticks[i + 1]] for i in range(0, len(ticks) - 1, 2)]
 
 
 def kept_body(raw: bytes) -> bytes | str:

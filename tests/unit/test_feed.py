@@ -52,14 +52,15 @@ async def follow(client: Any, query: str = "", **headers: str) -> Events:
     return Events(response)
 
 
-def merge(seen: dict[int, Any], summaries: list[Any]) -> None:
-    """What the page does with a `requests` event."""
-    for summary in summaries:
-        old = seen.get(summary["id"])
-        ticks = summary["ticks"]
-        if summary["ticks_from"] and old:
-            ticks = old["ticks"][: summary["ticks_from"]] + ticks
-        seen[summary["id"]] = {**summary, "ticks": ticks}
+def merge(seen: dict[int, Any], updates: list[Any]) -> None:
+    """What the page does with a `requests` event: a new or ended entry comes whole, one in progress as its new
+    ticks."""
+    for update in updates:
+        old = seen.get(update["id"], {})
+        ticks = update["ticks"]  # flat: microseconds, chunks, microseconds, chunks...
+        if update["ticks_from"] and old:
+            ticks = old["ticks"][: 2 * update["ticks_from"]] + ticks
+        seen[update["id"]] = {**old, **update, "ticks": ticks}
 
 
 async def test_a_snapshot_then_each_stream_as_it_goes(client_for: Any) -> None:
@@ -82,7 +83,8 @@ async def test_a_snapshot_then_each_stream_as_it_goes(client_for: Any) -> None:
     assert updates >= 2  # seen while in progress, then ended
     await (await streaming).read()
     journal = (await (await client.get("/_mock/requests")).json())["requests"]
-    assert seen[2]["ticks"] == journal[1]["ticks"]  # the pieces add up to the journal's timeline
+    ticks = seen[2]["ticks"]
+    assert [[us / 1000, chunks] for us, chunks in zip(ticks[::2], ticks[1::2], strict=True)] == journal[1]["ticks"]
     assert seen[2]["chunks"] == journal[1]["chunks"] == 6
 
 

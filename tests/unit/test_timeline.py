@@ -59,7 +59,8 @@ async def test_a_stall_is_marked_and_shows_as_a_gap(client_for: Any) -> None:
     (mark,) = entry["marks"]
     assert mark["kind"] == "stall" and mark["ms"] == 120 and mark["at_ms"] < 50
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(entry["ticks"])]
-    assert max(gaps) >= 120
+    assert entry["ticks"][-1][0] >= 120  # "b" is not sent before its time...
+    assert max(gaps) >= 110  # ...and nearly all that time is one gap (the write before it left a moment late)
 
 
 async def test_a_mid_stream_error_is_marked_where_it_was_sent(client_for: Any) -> None:

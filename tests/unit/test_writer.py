@@ -74,11 +74,12 @@ async def test_each_write_is_a_tick_and_the_first_token_is_timed() -> None:
     outcome = Outcome(origin=start - 0.5, token_due=0.1)  # the request arrived half a second before the headers
     events = [Due(0.0, b"created", 2), Due(0.1, b"a", 1), Due(0.1, b"b", 1), Due(0.2, b"end", 1)]
     await write_events(None, response, events, start, outcome)  # type: ignore[arg-type]
-    ticks = [
-        (round(at - 0.5, 2), int(chunks)) for at, chunks in zip(outcome.ticks[::2], outcome.ticks[1::2], strict=True)
-    ]
-    assert ticks == [(0.0, 0), (0.0, 2), (0.1, 4), (0.2, 5)]  # the headers, then each write
-    assert outcome.first_token == outcome.ticks[4] >= 0.6
+    pairs = zip(outcome.ticks[::2], outcome.ticks[1::2], strict=True)
+    ticks = [(us / 1e6 - 0.5, chunks) for us, chunks in pairs]  # microseconds since the request arrived
+    assert [chunks for _, chunks in ticks] == [0, 2, 4, 5]  # the headers, then each write
+    assert [due - 0.001 <= at < due + 0.5 for (at, _), due in zip(ticks, (0, 0, 0.1, 0.2), strict=True)] == [True] * 4
+    assert outcome.first_token is not None and outcome.first_token >= 0.6
+    assert int(outcome.first_token * 1e6) == outcome.ticks[4]
     assert outcome.sent == len(b"createdabend")
 
 
