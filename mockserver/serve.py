@@ -9,7 +9,6 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TextIO
 
 from ._version import __version__
@@ -45,7 +44,6 @@ def banner(args: argparse.Namespace, result: LoadResult, port: int) -> None:
         print("  reloading files when they change (--watch)")
     if args.workers > 1:
         print(f"  {args.workers} worker processes share the port; each keeps its own sequence counts and journal")
-        print("  /metrics adds up every worker's counters")
     if args.chaos is not None and args.chaos.active:
         rates = ", ".join(f"{kind}={rate:g}" for kind, rate in args.chaos.rates.items() if rate)
         print(f"  chaos: {rates} (seed {args.seed})")
@@ -74,7 +72,7 @@ async def serve_until_stopped(
     app = create_app(result.scenarios, settings_from(args))
     unix_socket = getattr(args, "worker_socket", None)  # a worker's, for the others' /metrics
     if unix_socket is not None:
-        app[SIBLINGS] = Siblings(Path(unix_socket))
+        app[SIBLINGS] = Siblings(unix_socket, tuple(s for s in args.worker_sockets if s != unix_socket))
     try:
         runner, port = await start(app, args.host, port, reuse_port=reuse_port, unix_socket=unix_socket)
     except OSError as exc:

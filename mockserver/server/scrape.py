@@ -2,7 +2,7 @@
 text format.
 
 With `serve --workers N` the kernel hands a scrape to any one worker, so each worker also listens on a Unix
-socket in a private folder the parent made; the worker a scrape reaches asks the others for their own samples
+socket of its own (server/workers.py); the worker a scrape reaches asks the others for their own samples
 (`/metrics?scope=worker`) over those sockets and answers with the sums. The scraper sees one target whose
 counters are the whole server's, fresh at every scrape.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -33,12 +32,10 @@ SIBLING_TIMEOUT_S = 2.0
 
 @dataclass(frozen=True)
 class Siblings:
-    """Where the workers of one `serve --workers N` listen for each other: `*.sock` in one folder."""
+    """Where the workers of one `serve --workers N` listen for each other."""
 
-    socket: Path  # this worker's
-
-    def others(self) -> list[Path]:
-        return sorted(path for path in self.socket.parent.glob("*.sock") if path != self.socket)
+    socket: str  # this worker's
+    others: tuple[str, ...]
 
 
 SIBLINGS = web.AppKey("mockserver.siblings", Siblings)
@@ -101,13 +98,13 @@ def _histogram(family: Family, histogram: Histogram, endpoint: str) -> None:
     family.add(sum(histogram.counts), "_count", endpoint=endpoint)
 
 
-async def _sibling(socket: Path, token: str | None) -> dict[str, dict[str, float]] | None:
+async def _sibling(socket: str, token: str | None) -> dict[str, dict[str, float]] | None:
     """Another worker's own samples, or None when it does not answer in time."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         async with (
             aiohttp.ClientSession(
-                connector=aiohttp.UnixConnector(path=str(socket)),
+                connector=aiohttp.UnixConnector(path=socket),
                 timeout=aiohttp.ClientTimeout(total=SIBLING_TIMEOUT_S),
             ) as session,
             session.get("http://worker/metrics?scope=worker", headers=headers) as response,
@@ -115,7 +112,8 @@ async def _sibling(socket: Path, token: str | None) -> dict[str, dict[str, float
             response.raise_for_status()
             return parse_samples(await response.text())
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-        log.warning("metrics: the worker at %s did not answer: %s", socket, exc or type(exc).__name__)
+        where = socket.replace("\0", "@")  # an abstract socket's name starts with a NUL
+        log.warning("metrics: the worker at %s did not answer: %s", where, exc or type(exc).__name__)
         return None
 
 
@@ -125,7 +123,7 @@ async def metrics(request: web.Request) -> web.Response:
     local = families(state)
     siblings = request.app.get(SIBLINGS)
     if siblings is not None and request.query.get("scope") != "worker":
-        answers = await asyncio.gather(*(_sibling(path, state.settings.admin_token) for path in siblings.others()))
+        answers = await asyncio.gather(*(_sibling(path, state.settings.admin_token) for path in siblings.others))
         local = add_up(local, (answer for answer in answers if answer is not None))
     return web.Response(body=render(local).encode(), headers={"Content-Type": CONTENT_TYPE})
 
