@@ -18,8 +18,7 @@ METRICS = "/metrics"
 # The page's files, by path: they hold no data, and the page sends the admin token with its own calls.
 PAGE_FILES = {
     CONTROL_PREFIX: "index.html",
-    CONTROL_PREFIX + "page.js": "page.js",
-    CONTROL_PREFIX + "page.css": "page.css",
+    **{CONTROL_PREFIX + name: name for name in ("page.js", "feed.js", "draw.js", "page.css")},
 }
 
 # What a request is for: the API (journaled, keyed), the control API and the metrics (admin token), its health

@@ -162,9 +162,9 @@ async def test_the_page_s_files_need_no_token_and_its_data_does(client_for: Any)
     page = await client.get("/_mock/")
     assert page.status == 200 and page.headers["Content-Type"] == "text/html; charset=utf-8"
     html = await page.text()
-    assert '<script src="page.js" defer></script>' in html
+    assert '<script type="module" src="page.js"></script>' in html
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]  # no inline code, no other origin
-    for name, kind in (("page.js", "text/javascript"), ("page.css", "text/css")):
+    for name, kind in (("page.js", "text/javascript"), ("feed.js", "text/javascript"), ("page.css", "text/css")):
         asset = await client.get(f"/_mock/{name}")
         assert asset.status == 200 and asset.headers["Content-Type"].startswith(kind)
     redirect = await client.get("/_mock", allow_redirects=False)
