@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections import Counter
 from typing import Any
 
 import aiohttp
 import pytest
+from conftest import ROOT
 from helpers import chat, completion, response_request
 from prometheus_client.parser import text_string_to_metric_families
 
 from mockserver.server import metrics
 from mockserver.server.promtext import Family, add_up, parse_samples, render
+from mockserver.server.verdicts import RULES
 
 SCENARIOS = """
 scenarios:
@@ -200,3 +203,12 @@ def test_the_texts_of_workers_add_up() -> None:
         ("/v1/x", 'quote " and \\ back'): 9,
         ("/v1/y", ""): 1,
     }
+
+
+def test_every_verdict_rule_is_a_label_from_the_start() -> None:
+    """`mockserver_verdict_findings` shows every rule at 0 before any finding, so dashboards see the series: the rules
+    it knows are those docs/faults.md lists."""
+    text = (ROOT / "docs" / "faults.md").read_text()
+    section = text[text.index("## Client verdicts") :]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
+    assert documented == set(RULES)
