@@ -90,6 +90,7 @@ class FeedReader:
         self.bytes = 0
         self.events = 0
         self.resyncs = 0
+        self.following = asyncio.Event()  # the first snapshot came
 
     async def follow(self, session: aiohttp.ClientSession, url: str) -> None:
         async with session.get(url) as response:
@@ -110,6 +111,7 @@ class FeedReader:
         if lines["event"] == "snapshot":
             self.seen = {}
             self.merge(data["requests"])
+            self.following.set()
         elif lines["event"] == "requests":
             self.merge(data["requests"])
         elif lines["event"] == "resync":
@@ -132,6 +134,8 @@ async def follow_until_stopped(url: str, out: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with aiohttp.ClientSession() as session:
         following = asyncio.ensure_future(reader.follow(session, url))
+        await reader.following.wait()
+        print("following", flush=True)  # the load may start: this process is up and reading
         await stop.wait()
         following.cancel()
     result = {"seen": list(reader.seen.values()), "bytes": reader.bytes, "events": reader.events}
@@ -155,7 +159,9 @@ async def one_round(root: str, pid: int, streams: int, watched: bool, folder: Pa
         reader = None
         if watched:
             command = [sys.executable, __file__, "--follow", f"{root}/_mock/feed", "--out", str(out)]
-            reader = subprocess.Popen(command)
+            reader = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            assert reader.stdout is not None
+            assert await asyncio.to_thread(reader.stdout.readline) == "following\n"
         await asyncio.sleep(0.5)
         lateness: list[float] = []
         gaps: list[float] = []
@@ -189,7 +195,7 @@ async def one_round(root: str, pid: int, streams: int, watched: bool, folder: Pa
             "probes": len(latencies),
         }
         if reader is not None:
-            await asyncio.sleep(0.5)  # the last flush
+            await asyncio.sleep(1.5)  # the last flush (under load, they come up to a second apart)
             reader.terminate()
             reader.wait(timeout=10)
             seen = json.loads(out.read_text())
