@@ -17,6 +17,7 @@ from .scenario.watch import watch
 from .server import verdicts, workers
 from .server.app import create_app
 from .server.runner import base_url, start
+from .server.scrape import SIBLINGS, Siblings
 from .server.settings import settings_from
 from .server.state import STATE
 
@@ -69,8 +70,11 @@ async def serve_until_stopped(
 ) -> int:
     """Serve until SIGINT or SIGTERM; `ready(port)` is called once the port is listening."""
     app = create_app(result.scenarios, settings_from(args))
+    unix_socket = getattr(args, "worker_socket", None)  # a worker's, for the others' /metrics
+    if unix_socket is not None:
+        app[SIBLINGS] = Siblings(unix_socket, tuple(s for s in args.worker_sockets if s != unix_socket))
     try:
-        runner, port = await start(app, args.host, port, reuse_port=reuse_port)
+        runner, port = await start(app, args.host, port, reuse_port=reuse_port, unix_socket=unix_socket)
     except OSError as exc:
         return workers.cannot_listen(args, exc)
     stop = asyncio.Event()

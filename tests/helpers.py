@@ -1,11 +1,13 @@
 """Helpers shared by the tests: strict SSE parsing, strict SDK-model validation, optional OpenAPI checks, a
-session of a running server and its journal, scenario problems."""
+session of a running server and its journal, scenario problems, a headless browser."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
+import shutil
 import time
 import urllib.parse
 import urllib.request
@@ -185,3 +187,36 @@ def validate_openapi(schema_name: str, data: Any) -> None:
         pytest.skip("OPENAI_OPENAPI_SPEC does not name the official openapi.json")
     errors = sorted(_validator(schema_name).iter_errors(data), key=lambda error: list(error.absolute_path))
     assert not errors, "\n".join(f"{error.json_path}: {error.message[:300]}" for error in errors[:10])
+
+
+# --- a real browser ---------------------------------------------------------------------------------------------
+
+# Debian's Chromium, headless, and quiet: without the background-networking flags it keeps trying to reach
+# outside hosts. Playwright adds --headless and --user-data-dir itself (a fresh profile folder, below).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def browser() -> Any:
+    """Playwright's sync API with Debian's Chromium at hand; otherwise a skip, or a failure when the
+    environment says the browser must be there (MOCKSERVER_REQUIRE_BROWSER=1, as in CI)."""
+    missing = []
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the playwright package (pip install -e '.[browser]')")
+    if shutil.which("chromium") is None:
+        missing.append("Debian's chromium (apt-get install chromium)")
+    if missing:
+        reason = f"the page test needs {' and '.join(missing)}"
+        if os.environ.get("MOCKSERVER_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{reason}; MOCKSERVER_REQUIRE_BROWSER=1 says it must run")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    return sync_playwright

@@ -145,6 +145,8 @@ def test_the_wheel_ships_the_bundled_scenarios(tmp_path: Path) -> None:
     bundled = sorted(p.name for p in (ROOT / "scenarios").glob("*.*"))  # the YAML files and their schema
     assert sorted(Path(n).name for n in names if n.startswith("mockserver/scenarios/")) == bundled
     assert "mockserver/py.typed" in names  # users' type checkers see mockserver.testing
+    page = sorted(p.name for p in (ROOT / "mockserver" / "page").iterdir())
+    assert sorted(Path(n).name for n in names if n.startswith("mockserver/page/")) == page  # the page at /_mock/
     # installed from the wheel alone, the package finds and loads them
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)

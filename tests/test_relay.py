@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import ROOT
+from helpers import CHROMIUM_FLAGS, browser
 
 from mockserver.scenario.load import BUNDLED
 from mockserver.server.runner import BackgroundServer
@@ -25,17 +25,6 @@ pytestmark = pytest.mark.slow  # real clients, subprocesses or a browser
 
 RELAY = ROOT / "examples" / "09_relay" / "app.py"
 LENGTH_TEXT = "Here are the steps to bake sourdough bread: first, feed your starter and wait until it doubles. Then mix"
-# Debian's Chromium, headless, and quiet: without the background-networking flags it keeps trying to reach
-# outside hosts. Playwright adds --headless and --user-data-dir itself (a fresh profile folder, below).
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def load_relay() -> ModuleType:
@@ -134,24 +123,6 @@ async def test_relay_serves_its_page_and_refuses_an_empty_message(relay: Any) ->
     assert page.status == 200 and "text/html" in page.headers["Content-Type"]
     assert "new EventSource(" in await page.text()
     assert (await client.get("/chat", params={"message": " "})).status == 400
-
-
-def browser() -> Any:
-    """Playwright's sync API with Debian's Chromium at hand; otherwise a skip, or a failure when the
-    environment says the browser must be there (MOCKSERVER_REQUIRE_BROWSER=1, as in CI)."""
-    missing = []
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("the playwright package (pip install -e '.[browser]')")
-    if shutil.which("chromium") is None:
-        missing.append("Debian's chromium (apt-get install chromium)")
-    if missing:
-        reason = f"the page test needs {' and '.join(missing)}"
-        if os.environ.get("MOCKSERVER_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{reason}; MOCKSERVER_REQUIRE_BROWSER=1 says it must run")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    return sync_playwright
 
 
 def test_page_renders_the_answer_as_it_arrives(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from ..scenario.model import (
     ARGUMENTS,
@@ -48,6 +48,15 @@ _TOOL_CALLS = MemoKind["list[tuple[ToolCall, str]]"]("tool calls sent")
 Event = tuple[float, int, int, Fault | None]
 
 
+class Played(NamedTuple):
+    """A fault an answer plays, for the journal and its timeline."""
+
+    before: int  # content chunks before it
+    kind: FaultKind
+    seconds: float  # of a stall
+    at: float  # when it starts, in seconds after the headers
+
+
 @dataclass(frozen=True)
 class Timeline:
     """When everything of an answer is due, for one speed (and, with jitter, one request)."""
@@ -56,17 +65,21 @@ class Timeline:
     finish_at: float  # the finish (or the ending fault), in seconds after the headers
     latency: float  # seconds before the status line and headers
     ending: Fault | None  # a fault that ends the stream in place of the finish
-    # The faults played, for the journal, in script order: (content chunks before it, kind, seconds of stall).
-    played: tuple[tuple[int, FaultKind, float], ...] = ()
+    played: tuple[Played, ...] = ()  # the faults played, in script order
 
     @property
     def faults(self) -> tuple[FaultKind, ...]:
-        return tuple(kind for _, kind, _ in self.played)
+        return tuple(fault.kind for fault in self.played)
 
     @property
     def stalled(self) -> float:
         """Seconds of stalls, for the journal and the verdicts."""
-        return sum(seconds for _, _, seconds in self.played)
+        return sum(fault.seconds for fault in self.played)
+
+    @property
+    def first_token(self) -> float | None:
+        """When the first content is due, in seconds after the headers; None when none is sent."""
+        return next((at for at, _, _, fault in self.events if fault is None), None)
 
 
 @dataclass(frozen=True)
@@ -158,7 +171,7 @@ def _timeline(answer: Answer, speed: float, rng: random.Random | None) -> Timeli
         return ms * scale
 
     events: list[Event] = []
-    played: list[tuple[int, FaultKind, float]] = []
+    played: list[Played] = []
     at = 0.0
     index = 0  # content chunks so far
     ending = None
@@ -176,14 +189,14 @@ def _timeline(answer: Answer, speed: float, rng: random.Random | None) -> Timeli
             index += 1
         elif item.kind in SILENCES:
             pause = wait(item.delay_ms or 0.0)
-            at += pause
             if item.kind == "stall":
-                played.append((index, "stall", pause))
+                played.append(Played(index, "stall", pause, at))
+            at += pause
         else:
             at += wait(item.delay_ms or 0.0)
             events.append((at, index, index, item))
             if item.kind != "raw":
-                played.append((index, item.kind, 0.0))
+                played.append(Played(index, item.kind, 0.0, at))
             if item.kind in ENDINGS:
                 ending = item
                 break
@@ -294,7 +307,7 @@ def _cut(timeline: Timeline, kept: int) -> Timeline:
         events.append((at, first, min(end, kept), fault))
     content = [event[0] for event in events if event[3] is None]
     finish_at = content[-1] if content else next(event[0] for event in timeline.events if event[3] is None)
-    played = tuple(fault for fault in timeline.played if fault[0] < kept)
+    played = tuple(fault for fault in timeline.played if fault.before < kept)
     return Timeline(tuple(events), finish_at, timeline.latency, None, played)
 
 

@@ -8,8 +8,9 @@ a write, not of its size, dominates a streaming server's CPU.
 from __future__ import annotations
 
 import asyncio
+from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import Literal, NamedTuple
 
@@ -22,6 +23,8 @@ COMPLETED: Ended = "completed"
 DISCONNECTED: Ended = "client disconnected"
 FAULT: Ended = "fault"
 IN_PROGRESS: Ended = "in progress"
+# The writes of a stream whose times are kept, for its timeline: past this, the last one kept moves forward.
+MAX_TICKS = 2000
 
 
 class Due(NamedTuple):
@@ -42,10 +45,29 @@ class EventStreamResponse(web.StreamResponse):
 
 @dataclass
 class Outcome:
-    """How a response went, for the request log: events written and how the stream ended."""
+    """How a stream went, for the request log, the journal and the metrics: events written, how it ended, and
+    when each write left (times count from `origin`, the loop time the request arrived)."""
 
     chunks: int = 0  # stream chunks written, `[DONE]` not counted
     ended: Ended = COMPLETED
+    origin: float = 0.0
+    token_due: float | None = None  # when the first token is due, in seconds after the headers; None: no content
+    first_token: float | None = None  # when the write carrying it left, in seconds after origin
+    sent: int = 0  # bytes of the body written
+    # Two whole numbers a write, (microseconds since origin, chunks written so far), the first pair for the status
+    # line and headers: an append per write, the cheapest record that still draws every tick of the stream.
+    ticks: array[int] = field(default_factory=lambda: array("q"))
+
+    def wrote(self, now: float, size: int, chunks: int) -> None:
+        self.sent += size
+        self.chunks += chunks
+        ticks = self.ticks
+        at = int((now - self.origin) * 1_000_000)
+        if len(ticks) < 2 * MAX_TICKS:
+            ticks.append(at)
+            ticks.append(self.chunks)
+        else:
+            ticks[-2], ticks[-1] = at, self.chunks
 
 
 async def sleep_until(deadline: float) -> None:
@@ -69,6 +91,8 @@ async def write_events(
     due_now: list[bytes] = []
     due_chunks = 0
     passed = -1.0  # the latest due time known to have passed: events due before it need no clock reading
+    token = outcome.token_due  # until the first token is in a write
+    token_now = False  # the first token is among the events due now
     pending = iter(events)
     first = next(pending, None)
     try:
@@ -77,27 +101,38 @@ async def write_events(
             # Status and headers go out now, not with the first event: a client timing out after them is
             # not retried by the SDKs, one timing out before them is.
             await response.write(b"")
+        outcome.wrote(loop.time(), 0, 0)
         for at, data, chunks in chain((first,) if first else (), pending):
             if at > passed:
-                delay = start + at - loop.time()
+                now = loop.time()
+                delay = start + at - now
                 if delay > 0:
                     if due_now:
-                        await response.write(b"".join(due_now))
-                        outcome.chunks += due_chunks
+                        data_now = b"".join(due_now)
+                        await response.write(data_now)
+                        outcome.wrote(now, len(data_now), due_chunks)
+                        if token_now:
+                            outcome.first_token, token_now = now - outcome.origin, False
                         due_now.clear()
                         due_chunks = 0
                     await asyncio.sleep(delay)
                 passed = at
             due_now.append(data)
             due_chunks += chunks
+            if token is not None and at >= token:
+                token, token_now = None, True
+        data_now = b"".join(due_now)
+        now = loop.time()
         if cut:
             if due_now:
-                await response.write(b"".join(due_now))
+                await response.write(data_now)
             if request.transport is not None:
                 request.transport.close()  # sends what is buffered, then closes: the body never ends
         else:
-            await response.write_eof(b"".join(due_now))
-        outcome.chunks += due_chunks
+            await response.write_eof(data_now)
+        outcome.wrote(now, len(data_now), due_chunks)
+        if token_now:
+            outcome.first_token = now - outcome.origin
     except ConnectionError:
         outcome.ended = DISCONNECTED
     except asyncio.CancelledError:

@@ -13,7 +13,7 @@ from ..engine.selection import Selector
 from ..scenario.model import Scenario
 from ..wire import catalogue, chat, completions, embeddings, moderations, responses
 from ..wire.contract import WholeFormat, WireFormat
-from . import control
+from . import control, scrape
 from .exchange import current
 from .middleware import MAX_BODY, api_middleware
 from .pipeline import answer, answer_whole
@@ -52,4 +52,5 @@ def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = N
         app.router.add_get(prefix + "/v1/models", list_models)
         app.router.add_get(prefix + "/v1/models/{model:.+}", get_model)
     control.add_routes(app)
+    scrape.add_routes(app)
     return app

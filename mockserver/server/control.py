@@ -19,6 +19,7 @@ from ..scenario.load import LoadResult, load_text
 from ..scenario.model import Scenario
 from ..scenario.problems import short
 from ..wire.errors import ApiError, invalid
+from . import feed, page
 from .exchange import current
 from .sessions import CONTROL_PREFIX
 from .state import STATE
@@ -140,6 +141,7 @@ async def reset(request: web.Request) -> web.Response:
     state = request.app[STATE]
     session = _session()
     state.reset(session)
+    request.app[feed.FEED].reset(session)
     return web.json_response({"reset": session or "all"})
 
 
@@ -153,6 +155,43 @@ async def requests(request: web.Request) -> web.Response:
             raise invalid("'limit' must be a whole number.", param="limit") from None
         entries = entries[-limit:] if limit else []
     return web.json_response({"requests": [entry.to_json() for entry in entries]})
+
+
+async def one_request(request: web.Request) -> web.Response:
+    """One journal entry by its id, whatever its session."""
+    try:
+        wanted = int(request.match_info["id"])
+    except ValueError:
+        raise invalid("A request id is a whole number.", code="request_not_found", status=404) from None
+    for entry in reversed(request.app[STATE].journal.entries):
+        if entry.id == wanted:
+            return web.json_response(entry.to_json())
+    raise invalid(f"No request {wanted} in the journal.", code="request_not_found", status=404)
+
+
+async def sessions(request: web.Request) -> web.Response:
+    """The sessions in use, most recent first, with their requests in the journal (null: requests without one)."""
+    state = request.app[STATE]
+    counts: dict[str | None, list[int]] = {}
+    for entry in state.journal.entries:
+        count = counts.setdefault(entry.session, [0, 0])
+        count[0] += 1
+        count[1] += entry.ended == "in progress"
+    names: list[str | None] = [*reversed(state.sessions), *([None] if None in counts else [])]
+    return web.json_response(
+        {
+            "sessions": [
+                {
+                    "session": name,
+                    "requests": counts.get(name, [0, 0])[0],
+                    "in_progress": counts.get(name, [0, 0])[1],
+                    "scenarios": len(own.by_name) if (own := state.selector.sessions.get(name or "")) else 0,
+                    "use": state.selector.uses.get(name),
+                }
+                for name in names
+            ]
+        }
+    )
 
 
 async def verdicts(request: web.Request) -> web.Response:
@@ -224,9 +263,13 @@ def add_routes(app: web.Application) -> None:
     router.add_post(PREFIX + "use", use_scenario)
     router.add_post(PREFIX + "reset", reset)
     router.add_get(PREFIX + "requests", requests)
+    router.add_get(PREFIX + "requests/{id}", one_request)
+    router.add_get(PREFIX + "sessions", sessions)
     router.add_get(PREFIX + "verdicts", verdicts)
     router.add_get(PREFIX + "chaos", get_chaos)
     router.add_post(PREFIX + "chaos", set_chaos)
     router.add_get(PREFIX + "rate-limit", get_rate_limit)
     router.add_post(PREFIX + "rate-limit", set_rate_limit)
     router.add_delete(PREFIX + "rate-limit", delete_rate_limit)
+    feed.add_routes(app)
+    page.add_routes(app)

@@ -11,11 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ..engine.plan import Timeline
+from ..engine.plan import Plan, Timeline
 from ..engine.selection import Selection
 from ..engine.writer import COMPLETED, DISCONNECTED, FAULT, Ended, Outcome
 from ..scenario.chaos import ChaosKind
+from ..wire.errors import ApiError
 from .journal import Entry
+from .metrics import Metrics, endpoint_of
+from .state import STATE
 
 log = logging.getLogger("mockserver")
 
@@ -39,6 +42,7 @@ class Exchange:
     should_retry: str | None = None  # the x-should-retry header of an error answer
     ended: Ended | None = None  # how an answer that is not a stream ended, when not normally
     rate_limit: dict[str, Any] | None = None  # the quota's counts, for the journal
+    error: ApiError | None = None  # the error answered
 
 
 # The middleware and the handler run in the same task, so the handler finds its exchange here.
@@ -82,17 +86,18 @@ def finish(request: web.Request, exchange: Exchange, status: int | None) -> None
         entry.duration_ms = round(elapsed * 1000, 3)
         entry.ended, entry.chunks = outcome.ended, outcome.chunks
         if selection is not None:
-            entry.scenario, entry.step, entry.chosen_by = (
-                selection.scenario.name,
-                selection.step_number,
-                selection.reason,
-            )
+            _chosen(entry, selection)
         entry.fault = ", ".join(faults) or None
         entry.chaos = exchange.chaos
         entry.stall_ms = round(stalled * 1000, 3) if stalled else None
         entry.retry_after = exchange.retry_after
         entry.should_retry = {"true": True, "false": False}.get(exchange.should_retry or "")
         entry.rate_limit = exchange.rate_limit
+        _time_entry(entry, exchange, elapsed)
+        resource = request.match_info.route.resource
+        request.app[STATE].metrics.record(
+            endpoint_of(resource.canonical if resource is not None else ""), entry, faults, exchange.outcome
+        )
     if not log.isEnabledFor(logging.INFO):
         return
     parts = [request.method, request.path, str(status or "-")]
@@ -113,6 +118,46 @@ def finish(request: web.Request, exchange: Exchange, status: int | None) -> None
         parts.append(outcome.ended)
     parts.append(f"{elapsed * 1000:.0f}ms")
     log.info(" ".join(parts))
+
+
+def stream_outcome(exchange: Exchange, plans: list[Plan], metrics: Metrics) -> Outcome:
+    """The outcome a stream's writer fills in. The journal entry shares its ticks and names its scenario now, so
+    the stream can be watched while it is written."""
+    due = [at for at in (plan.timeline.first_token for plan in plans) if at is not None]
+    outcome = Outcome(origin=exchange.start, token_due=min(due) if due else None)
+    if exchange.entry is not None:
+        exchange.entry.ticks = outcome.ticks
+        if exchange.selection is not None:
+            _chosen(exchange.entry, exchange.selection)
+    metrics.stream_opened()
+    return outcome
+
+
+def _chosen(entry: Entry, selection: Selection) -> None:
+    entry.scenario, entry.step, entry.chosen_by = selection.scenario.name, selection.step_number, selection.reason
+
+
+def _time_entry(entry: Entry, exchange: Exchange, elapsed: float) -> None:
+    """The timeline fields of a completed entry (ms after arrival), and the error it answered."""
+    if exchange.error is not None:
+        entry.error = {"code": exchange.error.code, "message": exchange.error.message}
+    stream = exchange.outcome
+    if stream is not None and stream.ticks:
+        entry.headers_ms = stream.ticks[0] / 1000
+        if stream.first_token is not None:
+            entry.ttft_ms = int(stream.first_token * 1_000_000) / 1000  # as the ticks have it
+    elif entry.status is not None:
+        entry.headers_ms = entry.duration_ms  # a whole answer leaves in one piece
+    timeline = exchange.timeline
+    if timeline is not None and timeline.played:
+        entry.marks = [
+            {
+                "kind": fault.kind,
+                "at_ms": round((timeline.latency + fault.at) * 1000, 3),
+                "ms": round(fault.seconds * 1000, 3) if fault.kind == "stall" else None,
+            }
+            for fault in timeline.played
+        ]
 
 
 class ConnectionCut(Exception):

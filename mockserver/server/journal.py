@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from array import array
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -44,12 +45,26 @@ class Entry:
     # Under a quota: which one ("server", "session", "scenario"), the counts left, and "requests" or "tokens"
     # when the request did not fit and got a 429.
     rate_limit: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None  # an error answer's code and message: for a miss, why nothing matched
+    # The answer's timeline, in ms after arrival: the status line and headers, the first token, a stream's
+    # writes as [ms, chunks sent so far] (in the server, the writer's flat array of microseconds), the faults.
+    headers_ms: float | None = None
+    ttft_ms: float | None = None
+    ticks: Any = None
+    marks: list[dict[str, Any]] | None = None  # each fault played: kind, at_ms, ms (how long a stall lasted)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         if isinstance(self.body, bytes):
             data["body"] = decoded(self.body)
+        if isinstance(self.ticks, array):
+            data["ticks"] = tick_pairs(self.ticks)
         return data
+
+
+def tick_pairs(ticks: array[int]) -> list[list[float]]:
+    """The writer's ticks (microseconds, chunks) as [ms, chunks] pairs."""
+    return [[ticks[i] / 1000, ticks[i + 1]] for i in range(0, len(ticks) - 1, 2)]
 
 
 def kept_body(raw: bytes) -> bytes | str:

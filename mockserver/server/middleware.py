@@ -46,11 +46,12 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         return response
     except ApiError as exc:
         status = exc.status
+        exchange.error = exc
         exchange.retry_after = retry_after_seconds(exc.headers)
         exchange.should_retry = exc.headers.get("x-should-retry")
         return exc.response(base_headers(exchange))
     except web.HTTPException as exc:
-        error = _http_error(request, exc)
+        error = exchange.error = _http_error(request, exc)
         status = error.status
         return error.response(base_headers(exchange))
     except ConnectionCut:

@@ -16,12 +16,12 @@ from aiohttp import web
 from ..engine import chaos
 from ..engine.ask import Ask
 from ..engine.plan import Plan, error_latency, faults_only, first_ending, make_plans
-from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, Outcome, sleep_until, write_events
+from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, sleep_until, write_events
 from ..scenario.model import MID_STREAM_ERROR, ErrorReply
 from ..wire import params
 from ..wire.contract import Renders, WholeFormat, WireFormat
 from ..wire.errors import ApiError, invalid, scripted_error
-from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms
+from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms, stream_outcome
 from .journal import kept_body
 from .state import STATE
 
@@ -51,7 +51,7 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
     exchange = current()
     ending = first_ending(turn.plans)
     response = EventStreamResponse(headers={**turn.headers, **wire.STREAM_HEADERS})
-    outcome = exchange.outcome = Outcome()
+    outcome = exchange.outcome = stream_outcome(exchange, turn.plans, request.app[STATE].metrics)
     events = wire.stream_events(turn.plans, turn.ask, turn.envelope)
     cut = ending is not None and ending.kind == "disconnect"
     await write_events(request, response, events, turn.start, outcome, cut=cut)

@@ -12,14 +12,19 @@ from aiohttp import web
 SHUTDOWN_TIMEOUT = 0.4
 
 
-async def start(app: web.Application, host: str, port: int, reuse_port: bool = False) -> tuple[web.AppRunner, int]:
+async def start(
+    app: web.Application, host: str, port: int, reuse_port: bool = False, unix_socket: str | None = None
+) -> tuple[web.AppRunner, int]:
     """Start serving `app`; returns the runner (to clean up) and the bound port (for `port=0`). With
-    `reuse_port`, other processes may listen on the same port (SO_REUSEPORT)."""
+    `reuse_port`, other processes may listen on the same port (SO_REUSEPORT); with `unix_socket`, the app is
+    also served on that socket."""
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port or None)
     try:
         await site.start()
+        if unix_socket is not None:
+            await web.UnixSite(runner, unix_socket).start()
     except BaseException:
         await runner.cleanup()
         raise

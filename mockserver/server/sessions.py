@@ -14,10 +14,16 @@ from aiohttp import web
 SESSION_PREFIX = "/session/"
 CONTROL_PREFIX = "/_mock/"
 HEALTH = CONTROL_PREFIX + "health"
+METRICS = "/metrics"
+# The page's files, by path: they hold no data, and the page sends the admin token with its own calls.
+PAGE_FILES = {
+    CONTROL_PREFIX: "index.html",
+    **{CONTROL_PREFIX + name: name for name in ("page.js", "feed.js", "draw.js", "page.css")},
+}
 
-# What a request is for: the API (journaled, keyed), the control API (admin token), its health check (open to
-# all), or anything else (an unknown path).
-Audience = Literal["api", "control", "health", "other"]
+# What a request is for: the API (journaled, keyed), the control API and the metrics (admin token), its health
+# check and the page's files (open to all), or anything else (an unknown path).
+Audience = Literal["api", "control", "health", "page", "other"]
 
 
 def split_session(path: str) -> tuple[str | None, str]:
@@ -36,7 +42,9 @@ def classify(request: web.Request) -> tuple[str, Audience]:
         audience: Audience = "api"
     elif path == HEALTH:
         audience = "health"
-    elif path.startswith(CONTROL_PREFIX):
+    elif path in PAGE_FILES:
+        audience = "page"
+    elif path.startswith(CONTROL_PREFIX) or path == METRICS:
         audience = "control"
     else:
         audience = "other"

@@ -101,7 +101,7 @@ class Settings:
     speed: float = option(1.0, "divide every delay by F: 2 = twice as fast, 0 = no delays", parse_speed, "F")
     api_key: str | None = option(None, "require 'Authorization: Bearer KEY' on API requests", metavar="KEY")
     admin_token: str | None = option(
-        None, "require 'Authorization: Bearer TOKEN' on /_mock/ (not health)", metavar="TOKEN"
+        None, "require 'Authorization: Bearer TOKEN' on /_mock/ and /metrics (not health)", metavar="TOKEN"
     )
     journal_size: int = option(1000, "requests kept in the journal", _journal_size, "N")
     seed: int = option(0, "seed for ids, chaos draws and jitter: the same seed repeats a run exactly", _seed, "N")

@@ -13,6 +13,7 @@ from ..engine.selection import Selector
 from ..scenario.chaos import ChaosSpec
 from ..wire.ids import hex_token
 from .journal import Journal
+from .metrics import Metrics
 from .ratelimits import Limiter
 from .settings import Settings
 
@@ -31,6 +32,7 @@ class State:
     draws: dict[tuple[str, ...], int] = field(init=False, default_factory=dict)
     sessions: OrderedDict[str, None] = field(init=False, default_factory=OrderedDict)  # by last use
     started: float = field(init=False, default_factory=time.monotonic)
+    metrics: Metrics = field(init=False, default_factory=Metrics)  # since the server started; reset keeps them
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.settings.journal_size)

@@ -23,6 +23,17 @@ RETRYABLE = (408, 409, 429)
 TOLERANCE_S = 0.02
 # Servers may ask for long waits; clients rightly cap them (openai-node: 60 s). Longer asks are not judged.
 MAX_JUDGED_WAIT_S = 60.0
+# Every rule a finding may name.
+RULES = (
+    "retry_too_soon",
+    "retried_not_retryable",
+    "retried_against_advice",
+    "gave_up_early",
+    "retry_storm",
+    "repeated_after_stream_fault",
+    "sat_through_stall",
+    "ignored_rate_limit",
+)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """`serve --workers N`: processes sharing one port (SO_REUSEPORT), the kernel spreading new connections among
-them. Each worker loads the scenarios itself and keeps its own sequence counts and journal."""
+them. Each worker loads the scenarios itself and keeps its own sequence counts and journal; each also listens on
+a Unix socket of its own, where the others reach it to add up `/metrics` (server/scrape.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import argparse
 import asyncio
 import errno
 import multiprocessing
+import os
 import queue
+import secrets
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from multiprocessing.context import ForkContext, SpawnContext
@@ -44,6 +49,7 @@ def _worker(
 ) -> None:
     """One of `--workers` processes: loads the scenarios itself and serves them on the shared port."""
     setup(index)
+    args.worker_socket = args.worker_sockets[index - 1]
     result = load_paths(paths)
     if result.problems:  # the files changed since the parent checked them
         report(result)
@@ -83,6 +89,8 @@ def run(
         else:
             context = multiprocessing.get_context("spawn")
         ready = context.Queue()
+        sockets, folder = _meeting_points(args.workers)
+        args = argparse.Namespace(**vars(args), worker_sockets=sockets)
         workers = [
             context.Process(
                 target=_worker,
@@ -119,4 +127,17 @@ def run(
             worker.terminate()
     for worker in workers:
         worker.join(timeout=10)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
     return 1 if failed else 0
+
+
+def _meeting_points(count: int) -> tuple[list[str], str | None]:
+    """Where each worker listens for the others, and a folder to remove afterwards. On Linux, abstract Unix
+    sockets: nothing on disk, so a read-only filesystem is fine (and, like the TCP port, anyone on the machine
+    may connect; the admin token still applies). Elsewhere, sockets in a private temporary folder."""
+    if sys.platform.startswith("linux"):
+        tag = f"mockserver-{os.getpid()}-{secrets.token_hex(4)}"
+        return [f"\0{tag}-{index}" for index in range(1, count + 1)], None
+    folder = tempfile.mkdtemp(prefix="mockserver-workers-")
+    return [os.path.join(folder, f"{index}.sock") for index in range(1, count + 1)], folder

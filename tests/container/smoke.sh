@@ -235,4 +235,8 @@ status=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/j
   "http://127.0.0.1:$port/v1/chat/completions")
 [ "$status" = 404 ] || fail "a bundled scenario answered ($status) although /scenarios replaces them"
 say "serving the mounted folder instead of the bundled scenarios"
+# The workers reach each other (abstract Unix sockets: nothing written on the read-only root) to add up /metrics.
+workers=$(curl -sS "http://127.0.0.1:$port/metrics" | awk '$1 == "mockserver_workers" {print $2}')
+[ "$workers" = 2 ] || fail "/metrics did not add up both workers (mockserver_workers: ${workers:-none})"
+say "/metrics adds up both workers"
 check_stop "$cid"

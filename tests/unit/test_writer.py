@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from mockserver.engine import writer
 from mockserver.engine.writer import COMPLETED, Due, Outcome, write_events
 
 
@@ -65,3 +66,29 @@ async def test_headers_leave_at_once_when_the_first_event_waits() -> None:
     (flushed, _, _), (sent, data, _) = response.writes
     assert flushed - start < 0.5  # the empty write sends the buffered status line and headers
     assert (sent - start >= 1.0 - 0.002, data) == (True, b"a")
+
+
+async def test_each_write_is_a_tick_and_the_first_token_is_timed() -> None:
+    response = RecordingResponse(write_cost=0)
+    start = asyncio.get_running_loop().time()
+    outcome = Outcome(origin=start - 0.5, token_due=0.1)  # the request arrived half a second before the headers
+    events = [Due(0.0, b"created", 2), Due(0.1, b"a", 1), Due(0.1, b"b", 1), Due(0.2, b"end", 1)]
+    await write_events(None, response, events, start, outcome)  # type: ignore[arg-type]
+    pairs = zip(outcome.ticks[::2], outcome.ticks[1::2], strict=True)
+    ticks = [(us / 1e6 - 0.5, chunks) for us, chunks in pairs]  # microseconds since the request arrived
+    assert [chunks for _, chunks in ticks] == [0, 2, 4, 5]  # the headers, then each write
+    assert [due - 0.001 <= at < due + 0.5 for (at, _), due in zip(ticks, (0, 0, 0.1, 0.2), strict=True)] == [True] * 4
+    assert outcome.first_token is not None and outcome.first_token >= 0.6
+    assert int(outcome.first_token * 1e6) == outcome.ticks[4]
+    assert outcome.sent == len(b"createdabend")
+
+
+async def test_ticks_stay_bounded_however_long_the_stream(monkeypatch: Any) -> None:
+    monkeypatch.setattr(writer, "MAX_TICKS", 4)
+    response = RecordingResponse(write_cost=0)
+    outcome = Outcome()
+    events = [Due(0.005 * (i + 1), b"x", 1) for i in range(9)]  # nine writes
+    start = asyncio.get_running_loop().time()
+    await write_events(None, response, events, start, outcome)  # type: ignore[arg-type]
+    assert len(outcome.ticks) == 2 * 4
+    assert outcome.ticks[-1] == outcome.chunks == 9  # the last kept tick moves on with the stream
