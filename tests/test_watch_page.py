@@ -18,7 +18,6 @@ import pytest
 from conftest import ROOT
 from helpers import CHROMIUM_FLAGS, browser
 
-from mockserver.scenario.load import BUNDLED
 from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
 
@@ -65,13 +64,14 @@ def row_of(page: Any, scenario: str) -> Any:
     return page.locator("article.request", has=page.locator(".scenario", has_text=scenario))
 
 
-def test_the_page_shows_a_run_as_it_happens(tmp_path: Path) -> None:
+def test_the_page_shows_a_run_as_it_happens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sync_playwright = browser()
     from playwright.sync_api import Error as PlaywrightError
 
     ARTIFACTS.mkdir(exist_ok=True)
+    monkeypatch.chdir(ROOT)  # the scenarios' sources read `scenarios/basics.yaml:9`, as in the README's picture
     with (
-        BackgroundServer(make_app(BUNDLED, EXTRA, admin_token=TOKEN)) as mock,
+        BackgroundServer(make_app(Path("scenarios"), EXTRA, admin_token=TOKEN)) as mock,
         sync_playwright() as playwright,
     ):
         root = mock.root_url
