@@ -41,6 +41,12 @@ class Entry:
     stall_ms: float | None = None  # how long the answer stalled
     retry_after: float | None = None  # seconds an error answer asked the client to wait (retry-after[-ms])
     should_retry: bool | None = None  # an error answer's x-should-retry header
+    # An agent loop's steps: the tool calls answered ({name, id, arguments}) and the tool results the request
+    # brought ({name, call_id}) since the assistant last spoke.
+    tool_calls: list[dict[str, str]] | None = None
+    tool_results: list[dict[str, str]] | None = None
+    notes: list[str] | None = None  # what the request changed in the scripted answer (tool_choice, stop, ...)
+    miss: list[dict[str, str]] | None = None  # no scenario answered: the closest ones, and the rule each failed
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -11,12 +11,16 @@ from typing import Any
 from aiohttp import web
 
 from ..engine import chaos
+from ..engine.obey import obey
 from ..engine.plan import error_latency, first_ending, make_plans
+from ..engine.selection import ScenarioMiss
 from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, Outcome, sleep_until, write_events
-from ..scenario.model import MID_STREAM_ERROR, ErrorReply
+from ..scenario.model import MID_STREAM_ERROR, Answer, ErrorReply
 from ..wire import params
 from ..wire.contract import WireFormat
 from ..wire.errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, scripted_error
+from . import admission
+from .agent_journal import record_calls, record_request
 from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms
 from .journal import kept_body
 from .state import STATE
@@ -31,16 +35,23 @@ _BAD_JSON = (
 async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.StreamResponse:
     state = request.app[STATE]
     exchange = current()
-    ask = wire.parse_request(await read_json(request, exchange))
-    selection = state.selector.choose(
-        model=ask.model,
-        last_user=ask.last_user,
-        session=exchange.session,
-        header=request.headers.get("X-Mock-Scenario"),
-    )
+    ask = admission.parse(wire, await read_json(request, exchange), state.settings)
+    try:
+        selection = state.selector.choose(
+            ask, session=exchange.session, header=request.headers.get("X-Mock-Scenario"), headers=request.headers
+        )
+    except ScenarioMiss as miss:
+        if exchange.entry is not None:
+            exchange.entry.miss = miss.trace
+        raise
     exchange.selection = selection
+    step = admission.admit(ask, selection, state.settings)
+    notes: list[str] = []
+    if isinstance(step, Answer):
+        step, notes = obey(step, ask, state.settings.seed)
+    record_request(exchange.entry, ask, notes)
     step, exchange.chaos = chaos.strike(
-        selection.step,
+        step,
         state.chaos,
         state.settings.seed,
         exchange.session,
@@ -58,6 +69,7 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
     plans = make_plans(step, ask, state.settings.speed, rng)
     timeline = exchange.timeline = plans[0].timeline
     envelope = wire.make_envelope(plans, state.rng)
+    record_calls(exchange.entry, plans[0], wire.call_ids(envelope))
     start = exchange.start + timeline.latency
     await sleep_until(start)
     headers = {
