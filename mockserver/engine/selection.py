@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ..scenario.model import Match, Scenario, Step
 from ..wire.errors import ApiError
 from .ask import Ask
-from .matching import Facts, Miss, miss, rules_held
+from .matching import Facts, Miss, failed, miss, rules_held
 
 # How a scenario was chosen, in the order the rules apply.
 ChosenBy = Literal["use", "header", "model", "match", "default"]
@@ -154,7 +154,7 @@ class Selector:
         facts = Facts(ask, headers)
         for layer in self.layers(session):
             for scenario, match in layer.matchers:
-                if miss(match, facts) is None:
+                if failed(match, facts) is None:
                     return self._step(scenario, session, "match", peek)
         scenario = self.find("default", session)
         if scenario is not None:

@@ -57,12 +57,13 @@ def _parse(body: Mapping[str, Any], model: str) -> Ask:
     logprobs = body.get("logprobs") is True
     if body.get("top_logprobs") is not None and not logprobs:
         raise invalid("The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.", "top_logprobs")
-    _check_order(messages, turns)
+    if any(turn.role == "tool" or turn.calls for turn in turns):
+        _check_order(messages, turns)
     _check_contents(messages)
     if output.type == "json_object" and (error := tools_request.json_word([t.text for t in turns], "chat")):
         raise error
-    key = next((key for key in ("max_completion_tokens", "max_tokens") if body.get(key) is not None), None)
-    limit: int | None = body[key] if key else None
+    key = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+    limit: int | None = body.get(key)
     prompt_tokens = estimate_prompt_tokens(messages)
     tool_tokens = tools_request.tool_tokens(body)
     last_user = next((turn.text for turn in reversed(turns) if turn.role == "user"), "")
@@ -86,19 +87,21 @@ def _parse(body: Mapping[str, Any], model: str) -> Ask:
         stop=stop_sequences(body),
         metadata=body.get("metadata") or {},
         tool_tokens=tool_tokens,
-        model_refusal=chat_limits(model, key, limit, prompt_tokens, tool_tokens),
+        model_refusal=chat_limits(model, key if limit is not None else None, limit, prompt_tokens, tool_tokens),
     )
 
 
 def stop_sequences(body: Mapping[str, Any]) -> tuple[str, ...]:
     """`stop` as a tuple of sequences (its type and length are checked with the other parameters)."""
     stop = body.get("stop")
+    if stop is None:
+        return ()
     if isinstance(stop, str):
         return (stop,) if stop else ()
-    for index, item in enumerate(stop or ()):
+    for index, item in enumerate(stop):
         if not isinstance(item, str):
             raise params.wrong_type(f"stop[{index}]", "a string", item)
-    return tuple(item for item in stop or () if item)
+    return tuple(item for item in stop if item)
 
 
 def _turn(message: Any, where: str) -> Message:

@@ -89,7 +89,7 @@ _SNAPSHOT = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{4})$")
 
 def spec_of(model: str) -> ModelSpec | None:
     spec = MODELS.get(model)
-    if spec is None and _SNAPSHOT.search(model):
+    if spec is None and model[-1:].isdigit() and _SNAPSHOT.search(model):
         spec = MODELS.get(_SNAPSHOT.sub("", model))
     return spec
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from ..engine.ask import OutputFormat, Tool, ToolMode
+from ..engine.ask import TEXT, OutputFormat, Tool, ToolMode
 from ..scenario.tokens import count_tokens
 from .errors import ApiError, invalid, missing
 from .params import not_supported, wrong_type
@@ -249,7 +249,7 @@ def chat_output(body: Mapping[str, Any]) -> OutputFormat:
     """`response_format`, checked: its type, and for `json_schema` a named schema, strict-compatible when strict."""
     value = body.get("response_format")
     if value is None:
-        return OutputFormat()
+        return TEXT
     if not isinstance(value, Mapping):
         raise wrong_type("response_format", "an object", value)
     kind = value.get("type")
@@ -276,7 +276,7 @@ def responses_output(body: Mapping[str, Any]) -> OutputFormat:
     text = body.get("text")
     value = text.get("format") if isinstance(text, Mapping) else None
     if value is None:
-        return OutputFormat()
+        return TEXT
     if not isinstance(value, Mapping):
         raise wrong_type("text.format", "an object", value)
     kind = value.get("type")

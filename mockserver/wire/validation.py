@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from . import api_table
@@ -44,6 +45,11 @@ class Surface:
 
     def known(self, key: str) -> bool:
         return key in self.params
+
+    @cached_property
+    def rank(self) -> dict[str, int]:
+        """Each parameter's place in the order of the checks."""
+        return {key: index for index, key in enumerate(self.order)}
 
 
 CHAT = Surface(
@@ -182,8 +188,9 @@ def suggestion(key: str, known: Iterable[str], present: Iterable[str]) -> str:
 def unknown_parameter(body: Mapping[str, Any], surface: Surface) -> ApiError | None:
     """The 400 for the first parameter the endpoint does not know (top level, then inside the objects whose
     members the API checks), or None."""
+    params = surface.params
     for key in body:
-        if surface.known(key):
+        if key in params:
             continue
         if key in surface.moved:
             return invalid(
@@ -291,24 +298,33 @@ def check_value(key: str, value: Any, param: P, surface: Surface) -> None:
             )
 
 
-def check_params(body: Mapping[str, Any], surface: Surface, skip: Iterable[str] = ()) -> None:
-    """Every known parameter of the body against the table, in the API's order (then the body's); null is the
-    same as absent. `skip` names parameters the caller checks itself."""
-    skipped = set(skip)
-    keys = [*(key for key in surface.order if key in body), *(key for key in body if key not in surface.order)]
+def check_params(body: Mapping[str, Any], surface: Surface, skip: tuple[str, ...] = ()) -> None:
+    """Every known parameter of the body against the table, reporting the first problem in the API's order (then
+    the body's); null is the same as absent. `skip` names parameters the caller checks itself. A body without a
+    problem is checked once, in its own order: the order matters only to choose among several problems."""
+    try:
+        _check_keys(body, body, surface, skip)
+    except ApiError:
+        rank = surface.rank
+        _check_keys(body, sorted(body, key=lambda key: rank.get(key, len(rank))), surface, skip)
+        raise
+    if isinstance(body.get("metadata"), Mapping):
+        check_metadata(body["metadata"])
+
+
+def _check_keys(body: Mapping[str, Any], keys: Iterable[str], surface: Surface, skip: tuple[str, ...]) -> None:
+    params = surface.params
     for key in keys:
         value = body[key]
-        param = surface.params.get(key)
-        if value is None or param is None or key in skipped:
+        param = params.get(key)
+        if value is None or param is None or key in skip:
             continue
         check_value(key, value, param, surface)
         if isinstance(value, Mapping) and key != "metadata":
             for member, inner in value.items():
                 path = f"{key}.{member}"
-                if inner is not None and path in surface.params:
-                    check_value(path, inner, surface.params[path], surface)
-    if isinstance(body.get("metadata"), Mapping):
-        check_metadata(body["metadata"])
+                if inner is not None and path in params:
+                    check_value(path, inner, params[path], surface)
 
 
 def check_metadata(metadata: Mapping[str, Any]) -> None:
