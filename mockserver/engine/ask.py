@@ -77,7 +77,7 @@ class Ask:
     # Turns before this request's own, that the request refers to (a stored response chain, a conversation).
     prior: tuple[Message, ...] = ()
     tools: tuple[Tool, ...] = ()  # the function tools offered, in order
-    tool_choice: ToolMode = "auto"  # as it applies: "none" when no tools are offered and none was asked for
+    tool_choice: ToolMode = "none"  # as it applies: without a choice, "auto" when tools are offered, else "none"
     forced_tool: str | None = None  # the function a named tool_choice forces
     parallel_tool_calls: bool = True
     output: OutputFormat = TEXT

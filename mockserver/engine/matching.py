@@ -260,17 +260,20 @@ def _explained(rule: str, match: Match, facts: Facts) -> Miss:
     return Miss(rule, wanted, "no system message" if facts.system is None else _quoted(facts.system))
 
 
-def rules_held(match: Match, facts: Facts) -> int:
-    """How many of the rules given hold: how close a scenario came, when none matched."""
-    held = 0
+def distance(match: Match, facts: Facts) -> tuple[int, int]:
+    """How far a scenario is from holding, when none matched: its failing rules (fewest first), then its rules
+    that hold (most first). Each tool, header and metadata key counts as a rule of its own."""
+    failing = holding = 0
     for key, value in match.describe().items():
+        parts: list[Any] = [value]
         if key in ("tools", "headers", "metadata") and isinstance(value, (list, dict)):
-            parts: list[Any] = list(value.items()) if isinstance(value, dict) else value
-            for part in parts:
-                held += failed(_single(match, key, part), facts) is None
-            continue
-        held += failed(_single(match, key, value), facts) is None
-    return held
+            parts = list(value.items()) if isinstance(value, dict) else value
+        for part in parts:
+            if failed(_single(match, key, part), facts) is None:
+                holding += 1
+            else:
+                failing += 1
+    return failing, -holding
 
 
 def _single(match: Match, key: str, part: Any) -> Match:

@@ -38,6 +38,7 @@ def concerned(answer: Answer, ask: Ask) -> bool:
         or ask.stop
         or (ask.tools and (ask.tool_choice != "auto" or not ask.parallel_tool_calls or answer.tool_calls))
         or (ask.output.strict and answer.content)
+        or (answer.tool_calls and any(call.auto for call in answer.tool_calls))
     )
 
 
@@ -190,10 +191,8 @@ class _Shaper:
             self.calls = [self.call(tool)]
         elif ask.tool_choice == "function" and ask.forced_tool is not None:
             forced = ask.forced_tool
-            kept = [call for call in self.calls if call.name == forced][:1]
+            kept = [call for call in self.calls if call.name == forced][:1] or [self.call(ask.tool(forced), forced)]
             if kept != self.calls:
-                if not kept:
-                    kept = [self.call(ask.tool(forced), forced)]
                 self.notes.append(f"tool_choice {forced}: the answer calls {forced} alone")
             self.calls = kept
 

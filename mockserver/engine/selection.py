@@ -16,7 +16,7 @@ from typing import Any, Literal
 from ..scenario.model import Match, Scenario, Step
 from ..wire.errors import ApiError
 from .ask import Ask
-from .matching import Facts, Miss, failed, miss, rules_held
+from .matching import Facts, Miss, distance, failed, miss
 
 # How a scenario was chosen, in the order the rules apply.
 ChosenBy = Literal["use", "header", "model", "match", "default"]
@@ -176,7 +176,7 @@ class Selector:
     def _no_match(self, model: str, facts: Facts, session: str) -> ScenarioMiss:
         missed = [(scenario, why) for scenario, why in self.misses(facts, session) if why is not None]
         order = {scenario.name: index for index, (scenario, _) in enumerate(missed)}
-        missed.sort(key=lambda pair: (-rules_held(pair[0].match or Match(), facts), order[pair[0].name]))
+        missed.sort(key=lambda pair: (*distance(pair[0].match or Match(), facts), order[pair[0].name]))
         closest = missed[:_CLOSEST]
         trace = [{"scenario": scenario.name, **why.to_json()} for scenario, why in closest if why is not None]
         first = f"No scenario matches this request (model '{model}') and there is no 'default'."

@@ -26,12 +26,15 @@ def tool_results(ask: Ask) -> list[dict[str, str]]:
     return [{"name": names.get(m.call_id or "", ""), "call_id": m.call_id or ""} for m in reversed(results)]
 
 
-def record_request(entry: Entry | None, ask: Ask, notes: Sequence[str]) -> None:
-    if entry is None:
-        return
-    results = tool_results(ask) if ask.tools or ask.prior or len(ask.messages) > 1 else []
-    entry.tool_results = results or None
-    entry.notes = list(notes) or None
+def record_request(entry: Entry | None, ask: Ask) -> None:
+    """The tool results a request brings (a request with one message brings none)."""
+    if entry is not None and (ask.prior or len(ask.messages) > 1):
+        entry.tool_results = tool_results(ask) or None
+
+
+def record_notes(entry: Entry | None, notes: Sequence[str]) -> None:
+    if entry is not None and notes:
+        entry.notes = list(notes)
 
 
 def record_calls(entry: Entry | None, plan: Plan, ids: Sequence[str]) -> None:

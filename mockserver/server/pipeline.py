@@ -20,7 +20,7 @@ from ..wire import params
 from ..wire.contract import WireFormat
 from ..wire.errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, scripted_error
 from . import admission
-from .agent_journal import record_calls, record_request
+from .agent_journal import record_calls, record_notes, record_request
 from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms
 from .journal import kept_body
 from .state import STATE
@@ -36,6 +36,7 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
     state = request.app[STATE]
     exchange = current()
     ask = admission.parse(wire, await read_json(request, exchange), state.settings)
+    record_request(exchange.entry, ask)
     try:
         selection = state.selector.choose(
             ask, session=exchange.session, header=request.headers.get("X-Mock-Scenario"), headers=request.headers
@@ -46,10 +47,9 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
         raise
     exchange.selection = selection
     step = admission.admit(ask, selection, state.settings)
-    notes: list[str] = []
     if isinstance(step, Answer):
         step, notes = obey(step, ask, state.settings.seed)
-    record_request(exchange.entry, ask, notes)
+        record_notes(exchange.entry, notes)
     step, exchange.chaos = chaos.strike(
         step,
         state.chaos,

@@ -57,6 +57,7 @@ CHAT = Surface(
         **api_table.CHAT,
         "max_completion_tokens": P(("integer",), minimum=1),  # measured: 0 is refused
         "max_tokens": P(("integer",), minimum=0),  # recorded: -1 is refused
+        "response_format.type": P(("string",), enum=("json_object", "json_schema", "text")),  # as the API lists them
         "service_tier": _TIERS,
     },
     # The order of the live API's checks, as measured; the parameters after these are checked in body order.
