@@ -10,7 +10,7 @@ from typing import Any
 
 from ..engine.ask import Ask
 from ..engine.selection import Selection
-from ..scenario.model import Answer, Fault, Step
+from ..scenario.model import Answer, Fault
 from ..wire.contract import WireFormat
 from ..wire.errors import ApiError
 from .settings import Settings
@@ -26,15 +26,15 @@ def parse(wire: WireFormat[Any, Any], body: Mapping[str, Any], settings: Setting
         raise
 
 
-def admit(ask: Ask, selection: Selection, settings: Settings) -> Step:
-    """The step that answers, once the scenario is known: the chosen one, or — for a streamed request whose wire
-    format reports it in the stream — the model's refusal as an error event. Other refusals are raised."""
+def admit(ask: Ask, selection: Selection, settings: Settings) -> Answer | None:
+    """Once the scenario is known: raise what the request is refused for, or return the refusal a streamed request
+    gets inside its stream (a Responses context overflow: an `error` event), or None when it is answered."""
     unknown = ask.unknown_parameter
     if unknown is not None and not (settings.accept_unknown_params or selection.scenario.accept_unknown_params):
         raise unknown
     refusal = ask.model_refusal
     if refusal is None or selection.reason == "model":
-        return selection.step
+        return None
     if not (ask.stream and ask.refuses_in_stream and isinstance(refusal, ApiError)):
         raise refusal
     error = {"type": refusal.type, "code": refusal.code, "message": refusal.message, "param": refusal.param}

@@ -78,7 +78,8 @@ def explain(
             "step": selection.step_number,
             "source": selection.scenario.where,
         }
-        admission.admit(ask, selection, settings)
+        if admission.admit(ask, selection, settings) is not None and isinstance(ask.model_refusal, ApiError):
+            result["error"] = {**_error(ask.model_refusal), "in_stream": True}  # a 200 stream with an error event
     except ApiError as error:
         result["error"] = _error(error)
     misses = {scenario.name: why for scenario, why in selector.misses(facts, session)}

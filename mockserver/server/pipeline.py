@@ -46,8 +46,8 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
             exchange.entry.miss = miss.trace
         raise
     exchange.selection = selection
-    step = admission.admit(ask, selection, state.settings)
-    if isinstance(step, Answer):
+    step = admission.admit(ask, selection, state.settings) or selection.step
+    if step is selection.step and isinstance(step, Answer):
         step, notes = obey(step, ask, state.settings.seed)
         record_notes(exchange.entry, notes)
     step, exchange.chaos = chaos.strike(

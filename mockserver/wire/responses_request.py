@@ -207,8 +207,8 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
 def _check_items(value: Any) -> None:
     """Without a stored response to continue, every function call output answers a call made earlier in the input,
     and a reasoning item comes with the item it led to."""
-    if not isinstance(value, list):
-        return
+    if not isinstance(value, list) or any(item.get("type") == "item_reference" for item in value):
+        return  # a referenced item may be the call: it is stored, not here
     calls: set[Any] = set()
     for index, item in enumerate(value):
         kind = item.get("type") or "message"

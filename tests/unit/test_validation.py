@@ -273,6 +273,7 @@ async def test_responses_of_the_same_shapes_pass(client_for: Any) -> None:
         responses(tools=[FUNCTION, {"type": "web_search"}], tool_choice={"type": "function", "name": "get_weather"}),
         responses(input="Answer in json", text={"format": {"type": "json_object"}, "verbosity": "low"}),
         responses(input=[{"role": "user", "content": "hi"}, {"type": "reasoning", "id": "rs_1", "summary": []}, CALL]),
+        responses(input=[{"type": "item_reference", "id": "fc_1"}, stored[1]]),  # the call is the stored item
     ]
     for body in bodies:
         response = await client.post("/v1/responses", json=body)
@@ -290,8 +291,10 @@ async def test_a_responses_prompt_over_the_context_window(client_for: Any) -> No
         "param": "input",
         "code": "context_length_exceeded",
     }
-    # Streamed, the refusal comes inside a 200 stream, after response.created and response.in_progress.
-    response = await client.post("/v1/responses", json={**body, "stream": True})
+    # Streamed, the refusal comes inside a 200 stream, after response.created and response.in_progress (even when
+    # the request would force a tool call).
+    tools = {"tools": [FUNCTION], "tool_choice": "required"}
+    response = await client.post("/v1/responses", json={**body, **tools, "stream": True})
     assert response.status == 200
     text = (await response.read()).decode()
     assert [line[7:] for line in text.splitlines() if line.startswith("event: ")] == [
@@ -300,6 +303,12 @@ async def test_a_responses_prompt_over_the_context_window(client_for: Any) -> No
         "error",
     ]
     assert '"sequence_number":2' in text and '"code":"context_length_exceeded"' in text
+    trace = await (await client.post("/_mock/explain", json={**body, "stream": True})).json()
+    assert (trace["chosen"]["scenario"], trace["error"]["code"], trace["error"]["in_stream"]) == (
+        "default",
+        "context_length_exceeded",
+        True,
+    )
 
 
 COMPLETIONS_CASES = [
