@@ -260,9 +260,19 @@ def _explained(rule: str, match: Match, facts: Facts) -> Miss:
     return Miss(rule, wanted, "no system message" if facts.system is None else _quoted(facts.system))
 
 
-def distance(match: Match, facts: Facts) -> tuple[int, int]:
-    """How far a scenario is from holding, when none matched: its failing rules (fewest first), then its rules
-    that hold (most first). Each tool, header and metadata key counts as a rule of its own."""
+# The rules in the order `failed` checks them: a scenario that fails later got further.
+_ORDER = (
+    *("model", "tools", "tool_choice", "response_format", "headers", "metadata"),
+    *("contains", "regex", "last_role", "turn", "tool_result", "system"),
+)
+
+
+def distance(match: Match, facts: Facts) -> tuple[int, int, int]:
+    """How far a scenario is from holding, when none matched, as a sort key: the later its first failing rule
+    (it got further: a step with other data rather than another step), then the fewer its failing rules, then
+    the more its rules that hold. Each tool, header and metadata key counts as a rule of its own."""
+    first = failed(match, facts)
+    reached = _ORDER.index((first or "system").split(":")[0].split(".")[0])
     failing = holding = 0
     for key, value in match.describe().items():
         parts: list[Any] = [value]
@@ -273,7 +283,7 @@ def distance(match: Match, facts: Facts) -> tuple[int, int]:
                 holding += 1
             else:
                 failing += 1
-    return failing, -holding
+    return -reached, failing, -holding
 
 
 def _single(match: Match, key: str, part: Any) -> Match:

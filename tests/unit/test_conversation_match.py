@@ -176,13 +176,13 @@ async def test_a_miss_names_the_closest_scenarios_and_why(client_for: Any) -> No
     assert error["code"] == "scenario_not_found"
     assert error["message"].startswith(
         "No scenario matches this request (model 'gpt-4o') and there is no 'default'. Closest: "
+        "'answer' (tool_result: wanted name 'get_weather', contains 'SUNNY', got get_time '12:00'); "  # got furthest
         "'follow-up' (last_role: wanted 'user', got 'tool'); "  # one rule fails, three hold
-        "'call' (last_role: wanted 'user', got 'tool'); "
-        "'answer' (tool_result: wanted name 'get_weather', contains 'SUNNY', got get_time '12:00'). "
+        "'call' (last_role: wanted 'user', got 'tool'). "
         "Available scenarios: follow-up, call, structured, answer."
     )
     (entry,) = (await (await client.get("/_mock/requests")).json())["requests"]
-    assert entry["miss"][2] == {
+    assert entry["miss"][0] == {
         "scenario": "answer",
         "rule": "tool_result",
         "wanted": "name 'get_weather', contains 'SUNNY'",
