@@ -15,7 +15,18 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from ..scenario.model import ARGUMENTS, CONTENT, REASONING, TOOL_CALL, Answer, Chunk, Fault, ToolCall, derive
+from ..scenario.model import (
+    ARGUMENTS,
+    CONTENT,
+    REASONING,
+    TOOL_CALL,
+    Answer,
+    Chunk,
+    Fault,
+    MemoKind,
+    ToolCall,
+    derive,
+)
 from ..scenario.tokens import split_tokens
 from .ask import Ask, Tool
 from .schema_check import problem
@@ -46,6 +57,24 @@ def obey(answer: Answer, ask: Ask, seed: int) -> tuple[Answer, list[str]]:
     """The answer this request gets, and notes on what the request changed in the script."""
     if not concerned(answer, ask):
         return answer, []
+    if _plain(answer, ask):
+        # A request that requires nothing in particular: the same answer every time, made once (with the
+        # renderers' work on it kept, as for any scripted answer).
+        return answer.memo.get(_PLAIN, seed, lambda: _obeyed(answer, ask, seed)[0]), []
+    return _obeyed(answer, ask, seed)
+
+
+_PLAIN = MemoKind[Answer]("what a plain request gets")
+
+
+def _plain(answer: Answer, ask: Ask) -> bool:
+    """Whether nothing of the request shapes this answer: no tools, no structured output, no stop sequences."""
+    return not (ask.tools or ask.stop or ask.output.type != "text" or answer.auto_call or answer.choices) and not (
+        answer.tool_calls and any(call.auto for call in answer.tool_calls)
+    )
+
+
+def _obeyed(answer: Answer, ask: Ask, seed: int) -> tuple[Answer, list[str]]:
     notes: list[str] = []
     if answer.choices:
         choices = tuple(_Shaper(choice, ask, seed, notes).answer() for choice in answer.choices)
