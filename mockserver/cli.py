@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from multidict import CIMultiDict
 
 from . import demo
 from ._version import __version__
-from .engine.selection import selection_order
+from .engine.selection import Selector, selection_order
 from .scenario.load import BUNDLED, load_paths
 from .serve import report, serve
-from .server.settings import default_of, parse_speed, serve_fields, variable
+from .server.explain import ENDPOINTS, explain, render
+from .server.settings import Settings, default_of, parse_speed, serve_fields, variable
 from .server.workers import EXIT_BAD_SCENARIOS
 
 PATHS_HELP = "scenario files or folders (folders: every *.yaml/*.yml below)"
@@ -79,6 +84,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("paths", nargs="*", metavar="PATH", help=f"{PATHS_HELP}; default: the bundled scenarios")
 
+    explaining = commands.add_parser(
+        "explain",
+        help="show which scenario a request body gets, and why the others do not",
+        description="Show how a request would be matched, without serving it: what the match rules see of it, "
+        "each scenario with the first of its rules that fails (and what the request had instead), and the "
+        "scenario chosen. Exit 0 when a scenario answers, 1 when the request would get an error.",
+    )
+    explaining.add_argument("paths", nargs="*", metavar="PATH", help=f"{PATHS_HELP}; default: the bundled scenarios")
+    explaining.add_argument(
+        "--request", required=True, metavar="BODY.json", help="the request's JSON body, in a file ('-': stdin)"
+    )
+    explaining.add_argument(
+        "--endpoint", choices=tuple(ENDPOINTS), help="the endpoint it is sent to (default: told by the body's keys)"
+    )
+    explaining.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header (X-Mock-Scenario, or one a match rule reads); repeatable",
+    )
+    explaining.add_argument("--json", action="store_true", help="print the trace as JSON")
+
     commands.add_parser(
         "schema",
         help="print the JSON Schema of scenario files, for editors",
@@ -122,6 +150,32 @@ def list_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def explain_request(args: argparse.Namespace) -> int:
+    result = load_paths(args.paths or [BUNDLED])
+    if result.problems:
+        report(result)
+        return EXIT_BAD_SCENARIOS
+    try:
+        text = sys.stdin.read() if args.request == "-" else Path(args.request).read_text(encoding="utf-8")
+        body = json.loads(text)
+    except (OSError, ValueError) as exc:
+        print(f"mockserver explain: cannot read the request body {args.request}: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(body, dict):
+        print(f"mockserver explain: {args.request} must hold a JSON object (a request body)", file=sys.stderr)
+        return 2
+    headers: CIMultiDict[str] = CIMultiDict()
+    for header in args.header:
+        name, colon, value = header.partition(":")
+        if not colon or not name.strip():
+            print(f"mockserver explain: --header {header!r} is not 'NAME: VALUE'", file=sys.stderr)
+            return 2
+        headers[name.strip()] = value.strip()
+    trace = explain(Selector(result.scenarios), Settings(), body, args.endpoint, "", headers)
+    print(json.dumps(trace, indent=2, ensure_ascii=False) if args.json else render(trace))
+    return 0 if trace["error"] is None else 1
+
+
 def schema(args: argparse.Namespace) -> int:
     sys.stdout.write((BUNDLED / "scenario.schema.json").read_text(encoding="utf-8"))
     return 0
@@ -150,6 +204,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": validate,
     "list": list_scenarios,
     "schema": schema,
+    "explain": explain_request,
     "demo": demo.run,
 }
 

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,20 @@ class OpenAIMock:
         """The journal entries of this test's requests, oldest first."""
         return [Entry(**entry) for entry in self._call("GET", "requests")["requests"]]
 
+    def tool_calls(self) -> list[CallMade]:
+        """The tool calls answered in this test, in order: what the agent under test was asked to run."""
+        return [
+            CallMade(call["name"], call["arguments"], call["id"], entry.id)
+            for entry in self.requests
+            for call in entry.tool_calls or ()
+        ]
+
+    def explain(self, body: Mapping[str, Any], endpoint: str | None = None) -> dict[str, Any]:
+        """Why a request body would get the scenario it gets in this test (or none), without sending it: the
+        trace of `POST /_mock/explain`."""
+        query = {"endpoint": endpoint} if endpoint else {}
+        return self._call("POST", "explain", json.dumps(body).encode(), "application/json", **query)
+
     def reset(self) -> None:
         """Forget this test's requests, sequence counts, added scenarios and `use()`."""
         self._call("POST", "reset")
@@ -143,6 +158,21 @@ class OpenAIMock:
             if "problems" in error:
                 raise ScenarioError([Problem(**problem) for problem in error["problems"]]) from None
             raise MockServerError(method, route, exc.code, error.get("code"), error.get("message") or "") from None
+
+
+@dataclass(frozen=True)
+class CallMade:
+    """A tool call an answer made: the function, its arguments as sent (JSON text), its id, and the journal
+    entry of the request it answered."""
+
+    name: str
+    arguments: str
+    id: str
+    request: int
+
+    def parsed(self) -> Any:
+        """The arguments as JSON."""
+        return json.loads(self.arguments)
 
 
 class MockServerError(RuntimeError):

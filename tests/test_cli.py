@@ -63,11 +63,11 @@ def test_a_request_is_logged_in_one_line(cli_server: Any) -> None:
 
 def test_bad_scenario_file_stops_startup_with_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("scenarios:\n  - name: a\n    text: hi\n    intervl_ms: 5\n  - name: b\n")
+    bad.write_text("scenarios:\n  - name: a\n    text: hi\n    intervl_ms: 5\n  - {name: b, ttft_ms: -1}\n")
     result = run("serve", "--port", "0", "--scenarios", str(bad))
     assert result.returncode == 2
     assert f"{bad}:4: unknown key 'intervl_ms' in scenario 'a'; did you mean 'interval_ms'?" in result.stderr
-    assert f"{bad}:5: scenario 'b' has no answer" in result.stderr
+    assert f"{bad}:5: 'ttft_ms' in scenario 'b' must be zero or more, got -1" in result.stderr
     assert "2 problems found" in result.stderr
     assert "not serving until the scenarios are fixed" in result.stderr
     assert "Traceback" not in result.stderr
@@ -361,6 +361,6 @@ def test_problems_go_to_the_stderr_of_the_moment() -> None:
 
     captured = io.StringIO()
     with contextlib.redirect_stderr(captured):
-        report(load_text("scenarios:\n  - {name: a}\n", "a.yaml"))
-    assert captured.getvalue().startswith("a.yaml:2: scenario 'a' has no answer")
+        report(load_text("scenarios:\n  - {name: a, txt: hi}\n", "a.yaml"))
+    assert captured.getvalue().startswith("a.yaml:2: unknown key 'txt' in scenario 'a'")
     assert captured.getvalue().endswith("1 problem found\n")

@@ -95,13 +95,11 @@ async def test_invalid_scenarios_get_422_with_file_style_messages(aiohttp_client
     error = (await response.json())["error"]
     assert error["code"] == "invalid_scenario"
     lines = [
-        "mine.yaml:1: scenario 'a' has no answer; give one of chunks, text, tool_calls, refusal, reasoning, choices, error or sequence",
         "mine.yaml:2: unknown key 'txt' in scenario 'a'; did you mean 'text'?",
         "mine.yaml:5: 'ttft_ms' in scenario 'b' must be zero or more, got -1",
     ]
     assert error["message"] == "Invalid scenarios:\n" + "\n".join(lines)  # for a person reading it
     assert error["problems"] == [  # for a program
-        {"source": "mine.yaml", "line": 1, "message": lines[0].split(": ", 1)[1]},
         {"source": "mine.yaml", "line": 2, "message": "unknown key 'txt' in scenario 'a'; did you mean 'text'?"},
         {"source": "mine.yaml", "line": 5, "message": "'ttft_ms' in scenario 'b' must be zero or more, got -1"},
     ]

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow  # real clients, subprocesses or a browser
 
 USER_TESTS = '''
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -126,6 +127,30 @@ def test_verdicts_of_a_careless_client(openai_mock):
         openai_mock.assert_client_resilient()
 
 
+AGENT = """
+- name: call
+  match: {tools: get_weather, last_role: user}
+  tool_calls: [{name: get_weather, arguments: auto}]
+- name: answer
+  match: {last_role: tool, tool_result: {name: get_weather}}
+  text: Sunny.
+"""
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": False}, "strict": True}}
+
+
+def test_an_agent_loop_is_asserted_by_its_tool_calls(openai_mock):
+    openai_mock.add(AGENT)
+    client = openai.OpenAI()
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    first = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER]).choices[0].message
+    (call,) = first.tool_calls
+    messages += [first.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
+    second = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER])
+    assert second.choices[0].message.content == "Sunny."
+    (made,) = openai_mock.tool_calls()  # the agent called get_weather, then answered
+    assert (made.name, made.id, made.parsed()) == ("get_weather", call.id, json.loads(call.function.arguments))
+
+
 def test_environment_is_restored_after_each_test():
     assert os.environ.get("OPENAI_BASE_URL") == "http://unchanged.example/v1"
 '''
@@ -158,7 +183,7 @@ def run(pytester: pytest.Pytester, *args: str) -> Any:
 
 def test_a_user_suite_passes(user_project: pytest.Pytester) -> None:
     result = run(user_project, "-q")
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=13)
 
 
 def test_the_command_line_option_adds_scenario_folders(user_project: pytest.Pytester) -> None:

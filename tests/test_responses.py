@@ -250,15 +250,16 @@ async def test_the_response_object_echoes_the_request(client: Any) -> None:
         "max_output_tokens": 100,
         "text": {"format": {"type": "json_object"}},
         "reasoning": {"effort": "low"},
+        "input": "hi, in JSON",  # JSON mode needs the word in the input
     }
     echoed = (await stream(client, "worm", **settings))[-1]["response"]
     assert echoed["tools"] == [
         {"type": "function", "description": None, "name": "f", "parameters": {"type": "object"}, "strict": True}
     ]
     assert echoed["reasoning"] == {"effort": "low", "summary": None}
-    for key in settings.keys() - {"tools", "reasoning"}:
+    for key in settings.keys() - {"tools", "reasoning", "input"}:
         assert echoed[key] == settings[key], key
-    assert echoed["usage"]["input_tokens"] == 8 + 3 + 1 + 3  # a developer message "Be brief." more
+    assert echoed["usage"]["input_tokens"] == 11 + 3 + 1 + 3  # a developer message "Be brief." more
     check_response(echoed)
 
 
@@ -572,16 +573,16 @@ async def test_events_and_objects_match_the_openapi_document(client: Any) -> Non
 
 
 BAD_REQUESTS = [  # body, param, code, message (all 400 invalid_request_error)
-    ({"input": "hi"}, None, None, "you must provide a model parameter"),
-    ({"model": "worm", "input": 5}, "input", "invalid_type", "Invalid type for 'input': expected one of a string or array of objects, but got an integer instead."),
+    ({"input": "hi"}, "model", "missing_required_parameter", "Missing required parameter: 'model'."),
+    ({"model": "worm", "input": 5}, "input", "invalid_type", "Invalid type for 'input': expected one of a string or array of input items, but got an integer instead."),
     ({"model": "worm", "input": ["hi"]}, "input[0]", "invalid_type", "Invalid type for 'input[0]': expected an object, but got a string instead."),
     ({"model": "worm", "input": [{"content": "hi"}]}, "input[0].role", "missing_required_parameter", "Missing required parameter: 'input[0].role'."),
-    ({"model": "worm", "input": [{"role": "robot", "content": "hi"}]}, "input[0].role", "invalid_value", "Invalid value: \"robot\". Supported values are: 'assistant', 'system', 'developer', and 'user'."),
+    ({"model": "worm", "input": [{"role": "robot", "content": "hi"}]}, "input[0]", "invalid_value", "Invalid value: 'robot'. Supported values are: 'assistant', 'system', 'developer', and 'user'."),
     ({"model": "worm", "input": [{"role": "user"}]}, "input[0].content", "missing_required_parameter", "Missing required parameter: 'input[0].content'."),
     ({"model": "worm", "input": "hi", "max_output_tokens": 15}, "max_output_tokens", "integer_below_min_value", "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got 15 instead."),
     ({"model": "worm", "input": "hi", "stream_options": {"include_obfuscation": False}}, "stream_options", None, "The 'stream_options' parameter is only allowed when 'stream' is enabled."),
     ({"model": "worm", "input": "hi", "tools": [{"type": "function"}]}, "tools[0].name", "missing_required_parameter", "Missing required parameter: 'tools[0].name'."),
-    ({"model": "worm", "input": "hi", "temperature": "hot"}, "temperature", "invalid_type", "Invalid type for 'temperature': expected a number, but got a string instead."),
+    ({"model": "worm", "input": "hi", "temperature": "hot"}, "temperature", "invalid_type", "Invalid type for 'temperature': expected a decimal, but got a string instead."),
 ]  # fmt: skip
 
 

@@ -7,10 +7,14 @@ prompt all become `Message`s — so a `match` rule reads the same on each.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
+# What the request lets the model do with its tools: call none, any or at least one, or call one named function.
+ToolMode = Literal["auto", "none", "required", "function"]
+FormatType = Literal["text", "json_object", "json_schema"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,29 @@ class Message:
     call_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Tool:
+    """A function the request offers the model, with its JSON schema (None: it takes no parameters)."""
+
+    name: str
+    parameters: Mapping[str, Any] | None = None
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """What the request asks the answer's text to be (`response_format`, `text.format`): `name` and `schema` for
+    `json_schema`."""
+
+    type: FormatType = "text"
+    name: str | None = None
+    schema: Mapping[str, Any] | None = None
+    strict: bool = False
+
+
+TEXT = OutputFormat()
+
+
 @dataclass
 class Ask:
     model: str
@@ -49,8 +76,28 @@ class Ask:
     messages: tuple[Message, ...] = ()  # this request's conversation, in order
     # Turns before this request's own, that the request refers to (a stored response chain, a conversation).
     prior: tuple[Message, ...] = ()
+    tools: tuple[Tool, ...] = ()  # the function tools offered, in order
+    tool_choice: ToolMode = "none"  # as it applies: without a choice, "auto" when tools are offered, else "none"
+    forced_tool: str | None = None  # the function a named tool_choice forces
+    parallel_tool_calls: bool = True
+    output: OutputFormat = TEXT
+    stop: tuple[str, ...] = ()  # stop sequences (chat and legacy completions)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    tool_tokens: int = 0  # tokens of the tool definitions, counted towards the context window
+    # The 400 for the first parameter the API does not know, raised unless unknown parameters are accepted (by the
+    # server or by the scenario chosen): it waits until the scenario is known.
+    unknown_parameter: Exception | None = None
+    # The 400 for going beyond the model's limits (context window, completion tokens), raised unless the model
+    # names a scenario.
+    model_refusal: Exception | None = None
+    # Whether a streamed request gets such a refusal inside its stream (Responses) rather than as an HTTP 400.
+    refuses_in_stream: ClassVar[bool] = False
 
     @property
     def conversation(self) -> tuple[Message, ...]:
         """Every turn, the prior ones first."""
         return self.prior + self.messages if self.prior else self.messages
+
+    def tool(self, name: str) -> Tool | None:
+        """The offered function of that name."""
+        return next((tool for tool in self.tools if tool.name == name), None)

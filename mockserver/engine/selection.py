@@ -9,15 +9,20 @@ scenario whose `match` rules all hold (layer by layer, in the order they were ad
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ..scenario.model import Match, Scenario, Step
 from ..wire.errors import ApiError
+from .ask import Ask
+from .matching import Facts, Miss, distance, failed, miss
 
 # How a scenario was chosen, in the order the rules apply.
 ChosenBy = Literal["use", "header", "model", "match", "default"]
+
+
+_CLOSEST = 3  # scenarios a miss names
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,15 @@ class Selection:
     step: Step
     step_number: int  # 1-based; always 1 for a scenario without a sequence
     reason: ChosenBy
+
+
+class ScenarioMiss(ApiError):
+    """No scenario answers: a 404 `scenario_not_found` whose message names the closest scenarios and why each
+    was not chosen; `trace` holds the same as data, for the journal."""
+
+    def __init__(self, message: str, trace: list[dict[str, Any]]) -> None:
+        super().__init__(404, message, "invalid_request_error", None, "scenario_not_found")
+        self.trace = trace
 
 
 class Layer:
@@ -118,23 +132,34 @@ class Selector:
         self.sessions.pop(session, None)
         self.uses.pop(session, None)
 
-    def choose(self, *, model: str, last_user: str, session: str, header: str | None) -> Selection:
+    def choose(
+        self,
+        ask: Ask,
+        *,
+        session: str,
+        header: str | None,
+        headers: Mapping[str, str] | None = None,
+        peek: bool = False,
+    ) -> Selection:
+        """The scenario and step that answer `ask`. With `peek`, sequence counts are left as they are (to explain a
+        choice without making it)."""
         used = (self.uses.get(session) or self.uses.get(None)) if self.uses else None
         if used is not None:
-            return self._named(used, session, "use", "set with use()")
+            return self._named(used, session, "use", "set with use()", peek)
         if header is not None:
-            return self._named(header, session, "header", "asked for by the X-Mock-Scenario header")
-        scenario = self.find(model, session)
+            return self._named(header, session, "header", "asked for by the X-Mock-Scenario header", peek)
+        scenario = self.find(ask.model, session)
         if scenario is not None:
-            return self._step(scenario, session, "model")
+            return self._step(scenario, session, "model", peek)
+        facts = Facts(ask, headers)
         for layer in self.layers(session):
             for scenario, match in layer.matchers:
-                if match.holds(model, last_user):
-                    return self._step(scenario, session, "match")
+                if failed(match, facts) is None:
+                    return self._step(scenario, session, "match", peek)
         scenario = self.find("default", session)
         if scenario is not None:
-            return self._step(scenario, session, "default")
-        raise self._not_found(f"No scenario matches this request (model '{model}') and there is no 'default'.", session)
+            return self._step(scenario, session, "default", peek)
+        raise self._no_match(ask.model, facts, session)
 
     def give_back(self, selection: Selection, session: str) -> None:
         """Undo the count of a selection that was never answered (a request over its rate limit): the next
@@ -142,28 +167,56 @@ class Selector:
         if selection.scenario.is_sequence:
             self.counters[selection.scenario.name, session] -= 1
 
-    def _named(self, name: str, session: str, reason: ChosenBy, why: str) -> Selection:
+    def misses(self, facts: Facts, session: str) -> list[tuple[Scenario, Miss | None]]:
+        """Every scenario with `match` rules a request of this session can reach, in selection order, with the
+        first of its rules that does not hold for `facts` (None: they all hold)."""
+        found: list[tuple[Scenario, Miss | None]] = []
+        seen: set[str] = set()
+        for layer in self.layers(session):
+            for scenario, match in layer.matchers:
+                if scenario.name not in seen:
+                    seen.add(scenario.name)
+                    found.append((scenario, miss(match, facts)))
+        return found
+
+    def _no_match(self, model: str, facts: Facts, session: str) -> ScenarioMiss:
+        missed = [(scenario, why) for scenario, why in self.misses(facts, session) if why is not None]
+        order = {scenario.name: index for index, (scenario, _) in enumerate(missed)}
+        missed.sort(key=lambda pair: (*distance(pair[0].match or Match(), facts), order[pair[0].name]))
+        closest = missed[:_CLOSEST]
+        trace = [{"scenario": scenario.name, **why.to_json()} for scenario, why in closest if why is not None]
+        first = f"No scenario matches this request (model '{model}') and there is no 'default'."
+        if closest:
+            first += " Closest: " + "; ".join(f"'{scenario.name}' ({why})" for scenario, why in closest) + "."
+        names = ", ".join(scenario.name for scenario in self.visible(session)) or "(none loaded)"
+        return ScenarioMiss(f"{first} Available scenarios: {names}. {_HOW}", trace)
+
+    def _named(self, name: str, session: str, reason: ChosenBy, why: str, peek: bool = False) -> Selection:
         scenario = self.find(name, session)
         if scenario is None:
             raise self._not_found(f"No scenario named '{name}' ({why}).", session)
-        return self._step(scenario, session, reason)
+        return self._step(scenario, session, reason, peek)
 
-    def _step(self, scenario: Scenario, session: str, reason: ChosenBy) -> Selection:
+    def _step(self, scenario: Scenario, session: str, reason: ChosenBy, peek: bool = False) -> Selection:
         if not scenario.is_sequence:
             return Selection(scenario, scenario.steps[0], 1, reason)
         key = (scenario.name, session)
         count = self.counters.get(key, 0)
-        self.counters[key] = count + 1
+        if not peek:
+            self.counters[key] = count + 1
         index = min(count, len(scenario.steps) - 1)
         return Selection(scenario, scenario.steps[index], index + 1, reason)
 
     def _not_found(self, first: str, session: str) -> ApiError:
         names = ", ".join(scenario.name for scenario in self.visible(session)) or "(none loaded)"
-        message = (
-            f"{first} Available scenarios: {names}. A scenario answers when it is named in the X-Mock-Scenario "
-            "header or as the model, when its `match` rules hold, or when it is named `default`."
-        )
+        message = f"{first} Available scenarios: {names}. {_HOW}"
         return ApiError(404, message, "invalid_request_error", None, "scenario_not_found")
+
+
+_HOW = (
+    "A scenario answers when it is named in the X-Mock-Scenario header or as the model, when its `match` rules "
+    "hold, or when it is named `default`."
+)
 
 
 def selection_order(scenarios: Sequence[Scenario]) -> list[tuple[Scenario, str]]:

@@ -25,6 +25,7 @@ from .model import (
     ErrorReply,
     Fault,
     FaultKind,
+    Shaped,
     Step,
     ToolCall,
     Usage,
@@ -38,10 +39,13 @@ from .tokens import split_tokens
 ENDPOINT_KEYS = ("embeddings", "moderation")
 _ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model", "chaos")  # not on error answers
 _TIMING_KEYS = ("latency_ms", "jitter_ms")  # error answers too
-# What an answer says. `error` and `choices` stand alone; the others combine (see _Checker.answer).
-BODY_KEYS = ("chunks", "text", "tool_calls", "refusal", "reasoning", "choices", "error")
+# What an answer says. `error` and `choices` stand alone; the others combine (see _Checker.answer). Without any,
+# the answer is what the request requires.
+BODY_KEYS = ("chunks", "text", "json", "tool_calls", "refusal", "reasoning", "choices", "error")
+AUTO = "auto"  # `json: auto`, `tool_calls: auto`, `arguments: auto`: made from the request
 STEP_KEYS = (*BODY_KEYS, *_ANSWER_KEYS, *_TIMING_KEYS, *ENDPOINT_KEYS)
-_CHOICE_KEYS = ("chunks", "text", "tool_calls", "refusal", "reasoning", "finish_reason")
+_CHOICE_KEYS = ("chunks", "text", "json", "tool_calls", "refusal", "reasoning", "finish_reason")
+_CONTENT_KEYS = ("chunks", "text", "json")
 _TOOL_KEYS = ("name", "arguments", "id")
 _CHUNK_KINDS = ("content", "error", "disconnect", "end", "stall_ms", "raw", "keepalive")
 _CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob", "standalone")
@@ -58,10 +62,6 @@ class AnswerChecks(EndpointChecks):
 
     def step(self, data: Mapping[str, Any], line: int, where: str, inherited: Mapping[str, Any]) -> Step | None:
         bodies = sorted((key for key in BODY_KEYS if key in data), key=lambda key: line_of(data, key))
-        if not bodies and not any(key in data for key in ENDPOINT_KEYS):
-            more = "" if where.startswith("step") else " or sequence"
-            self.fail(line, f"{where} has no answer; give one of {', '.join(BODY_KEYS[:-1])}, error{more}")
-            return None
         for alone in ("error", "choices"):
             if alone in bodies and len(bodies) > 1:
                 other = next(key for key in bodies if key != alone)
@@ -72,7 +72,9 @@ class AnswerChecks(EndpointChecks):
                 )
                 return None
         settings = {**inherited, **self.settings(data, where)}
-        if bodies and bodies[0] == "error":
+        if not bodies:  # what the request requires (with the embeddings or moderation scripted, if any)
+            return Answer(items=(), shaped="body", **settings)
+        if bodies[0] == "error":
             for key in (*_ANSWER_KEYS, *ENDPOINT_KEYS):
                 if key in data:
                     self.fail(line_of(data, key), f"'{key}' has no effect on an error answer ({where})")
@@ -85,11 +87,11 @@ class AnswerChecks(EndpointChecks):
     def answer(self, data: Mapping[str, Any], where: str, settings: Mapping[str, Any]) -> Answer | None:
         """An answer from its parts, streamed in this order: reasoning, content (`chunks` or `text`), a refusal,
         tool calls."""
-        if "chunks" in data and "text" in data:
-            first, second = sorted(("chunks", "text"), key=lambda key: line_of(data, key))
-            self.fail(line_of(data, second), f"{where} has both '{first}' and '{second}'; give exactly one")
+        given = sorted((key for key in _CONTENT_KEYS if key in data), key=lambda key: line_of(data, key))
+        if len(given) > 1:
+            self.fail(line_of(data, given[1]), f"{where} has both '{given[0]}' and '{given[1]}'; give exactly one")
             return None
-        for other in ("chunks", "text", "tool_calls"):
+        for other in (*_CONTENT_KEYS, "tool_calls"):
             if "refusal" in data and other in data:
                 self.fail(
                     line_of(data, "refusal"), f"a refusal is the whole answer: {where} has 'refusal' and '{other}'"
@@ -98,16 +100,22 @@ class AnswerChecks(EndpointChecks):
         items: list[Chunk | Fault] = []
         if "reasoning" in data and (reasoning := self.text(data, "reasoning", where)) is not None:
             items += [Chunk(piece, kind=REASONING) for piece in split_tokens(reasoning)]
-        content = (
-            self.chunks(data, where) if "chunks" in data else self.text_chunks(data, where) if "text" in data else []
-        )
+        shaped: Shaped | None = "json" if data.get("json") == AUTO else None
+        content: list[Chunk | Fault] | None
+        if "chunks" in data:
+            content = self.chunks(data, where)
+        elif "text" in data:
+            content = self.text_chunks(data, where)
+        else:
+            content = self.json_chunks(data, where) if "json" in data and not shaped else []
         if content is None:
             return None
         items += content
         if "refusal" in data and (refusal := self.text(data, "refusal", where)) is not None:
             items += [Chunk(piece, kind=REFUSAL) for piece in split_tokens(refusal)]
         calls: tuple[ToolCall, ...] = ()
-        if "tool_calls" in data:
+        auto_call = data.get("tool_calls") == AUTO
+        if "tool_calls" in data and not auto_call:
             ending = next((item.kind for item in items if isinstance(item, Fault) and item.kind in ENDINGS), None)
             if ending is not None:
                 self.fail(
@@ -118,8 +126,27 @@ class AnswerChecks(EndpointChecks):
             for call in calls:
                 items.append(Chunk("", kind=TOOL_CALL, tool=call.index))
                 items += [Chunk(piece, kind=ARGUMENTS, tool=call.index) for piece in split_tokens(call.arguments)]
-        finish = settings.get("finish_reason", "tool_calls" if calls else "stop")
-        return Answer(items=tuple(items), tool_calls=calls, **{**settings, "finish_reason": finish})
+        finish = settings.get("finish_reason", "tool_calls" if calls or auto_call else "stop")
+        return Answer(
+            items=tuple(items),
+            tool_calls=calls,
+            shaped=shaped,
+            auto_call=auto_call,
+            **{**settings, "finish_reason": finish},
+        )
+
+    def json_chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk | Fault] | None:
+        """`json: {...}`: a scripted document, streamed as compact JSON in token-sized pieces."""
+        document = data["json"]
+        if not isinstance(document, (Mapping, list)):
+            self.fail(
+                line_of(data, "json"),
+                f"'json' in {where} must be auto (made from the request's schema), or the document as a mapping or "
+                f"a list; got {kind_of(document)} {short(document)}",
+            )
+            return None
+        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        return [Chunk(piece) for piece in split_tokens(text)]
 
     def choices(self, data: Mapping[str, Any], where: str, settings: Mapping[str, Any]) -> Answer | None:
         """Per-choice answers for requests with n > 1; the first also answers n = 1."""
@@ -146,17 +173,20 @@ class AnswerChecks(EndpointChecks):
                 self.fail(line_of(call, "name"), f"{call_where} needs a 'name': the function called")
                 continue
             arguments = call.get("arguments", {})
-            if isinstance(arguments, Mapping):
+            auto = arguments == AUTO
+            if auto:
+                arguments = ""
+            elif isinstance(arguments, Mapping):
                 arguments = json.dumps(arguments, ensure_ascii=False)
             elif not isinstance(arguments, str):
                 self.fail(
                     line_of(call, "arguments"),
-                    f"'arguments' in {call_where} must be a mapping, or the JSON text as a string; "
+                    f"'arguments' in {call_where} must be auto, a mapping, or the JSON text as a string; "
                     f"got {kind_of(arguments)}",
                 )
                 continue
             call_id = self.text(call, "id", call_where) if "id" in call else None
-            calls.append(ToolCall(index=len(calls), name=name, arguments=arguments, id=call_id or None))
+            calls.append(ToolCall(index=len(calls), name=name, arguments=arguments, id=call_id or None, auto=auto))
         return tuple(calls)
 
     def settings(self, data: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -195,7 +225,7 @@ class AnswerChecks(EndpointChecks):
                 self.fail(line_of(rates), f"{exc} ({where})")
         return result
 
-    def text_chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk] | None:
+    def text_chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk | Fault] | None:
         text = self.text(data, "text", where)
         return None if text is None else [Chunk(piece) for piece in split_tokens(text)]
 

@@ -1,23 +1,22 @@
-"""Checking scenario files and scenarios: the file's shape, names, `match` rules, sequences."""
+"""Checking scenario files and scenarios: the file's shape, names, sequences (`match` rules: match_checks.py)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from .answers import BODY_KEYS, STEP_KEYS, AnswerChecks
 from .marked_yaml import line_of
-from .model import Match, Scenario, Step
+from .match_checks import MatchChecks
+from .model import Scenario, Step
 from .problems import kind_of, short
 from .quota import Quota, QuotaError, from_mapping
 
-SCENARIO_KEYS = ("name", "description", "match", "rate_limit", "sequence", *STEP_KEYS)
-MATCH_KEYS = ("model", "contains", "regex")
+SCENARIO_KEYS = ("name", "description", "match", "rate_limit", "accept_unknown_params", "sequence", *STEP_KEYS)
 FILE_KEYS = ("version", "scenarios")
 
 
-class ScenarioChecks(AnswerChecks):
+class ScenarioChecks(AnswerChecks, MatchChecks):
     """Files, scenarios, their `match` rules and sequences."""
 
     def document(self, data: Any) -> list[Scenario]:
@@ -85,6 +84,11 @@ class ScenarioChecks(AnswerChecks):
         description = self.text(data, "description", where) if "description" in data else None
         match = self.match(data, where) if "match" in data else None
         rate_limit = self.rate_limit(data, where) if "rate_limit" in data else None
+        accept = data.get("accept_unknown_params", False)
+        if not isinstance(accept, bool):
+            self.fail(
+                line_of(data, "accept_unknown_params"), f"'accept_unknown_params' in {where} must be true or false"
+            )
         if "sequence" in data:
             for key in BODY_KEYS:
                 if key in data:
@@ -106,27 +110,8 @@ class ScenarioChecks(AnswerChecks):
             rate_limit=rate_limit,
             source=self.source,
             line=line,
+            accept_unknown_params=accept is True,
         )
-
-    def match(self, data: Mapping[str, Any], where: str) -> Match | None:
-        where = f"'match' of {where}"
-        rules = self.mapping(data["match"], line_of(data, "match"), where)
-        if rules is None:
-            return None
-        self.keys(rules, MATCH_KEYS, where)
-        model = self.text(rules, "model", where) if "model" in rules else None
-        contains = self.text(rules, "contains", where) if "contains" in rules else None
-        if contains == "":
-            self.fail(line_of(rules, "contains"), f"'contains' in {where} is empty, which would match everything")
-        regex = None
-        if "regex" in rules:
-            pattern = self.text(rules, "regex", where)
-            if pattern is not None:
-                try:
-                    regex = re.compile(pattern)
-                except re.error as exc:
-                    self.fail(line_of(rules, "regex"), f"'regex' in {where} is not a valid regular expression: {exc}")
-        return Match(model=model, contains=contains, regex=regex)
 
     def rate_limit(self, data: Mapping[str, Any], where: str) -> Quota | None:
         """The scenario's own quota: `{requests: 60/min, tokens: 40000/min}`."""

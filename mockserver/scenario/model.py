@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from .chaos import ChaosSpec
@@ -20,6 +19,7 @@ from .quota import Quota
 from .tokens import split_tokens
 
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
+Shaped = Literal["body", "json"]
 FINISH_REASONS: tuple[FinishReason, ...] = ("stop", "length", "content_filter", "tool_calls")
 
 # What a chunk carries. A tool call streams as a header chunk (its id and name, no tokens), then its arguments.
@@ -104,12 +104,14 @@ class Chunk:
 @dataclass(frozen=True)
 class ToolCall:
     """A function call the answer makes; `arguments` is the JSON text streamed, `id` the scripted call id
-    (without one, each answer draws its own)."""
+    (without one, each answer draws its own). With `auto`, the arguments are made from the tool's schema in
+    the request."""
 
     index: int
     name: str
     arguments: str
     id: str | None = None
+    auto: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,10 @@ class Answer:
     # What /v1/embeddings and /v1/moderations answer, per input (repeating); None: computed from the input.
     embeddings: tuple[Vector, ...] | None = None
     moderation: tuple[ModerationScript, ...] | None = None
+    # What the request decides: the whole answer ("body": none was scripted), or the content ("json": `json: auto`,
+    # a document made from the request's schema).
+    shaped: Shaped | None = None
+    auto_call: bool = False  # `tool_calls: auto`: a call of the function the request forces, or of one it offers
     memo: Memo = field(init=False, default_factory=Memo, compare=False, repr=False)
     chunks: tuple[Chunk, ...] = field(init=False, compare=False, repr=False)  # the items that are deltas
     content: str = field(init=False, compare=False, repr=False)
@@ -199,22 +205,66 @@ Step = Answer | ErrorReply
 
 
 @dataclass(frozen=True)
-class Match:
-    """Request rules; every rule given must hold."""
+class TextRule:
+    """Text that must be there: `contains` (any case) and `regex` (searched)."""
 
-    model: str | None = None
     contains: str | None = None
     regex: re.Pattern[str] | None = None
 
-    def holds(self, model: str, last_user: str) -> bool:
-        if self.model is not None and not fnmatchcase(model, self.model):
-            return False
-        if self.contains is not None and self.contains.casefold() not in last_user.casefold():
-            return False
-        return self.regex is None or self.regex.search(last_user) is not None
+    def describe(self) -> dict[str, str]:
+        rules = {"contains": self.contains, "regex": self.regex.pattern if self.regex else None}
+        return {key: value for key, value in rules.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class ToolResultRule(TextRule):
+    """A tool result since the last assistant turn: of the function `name` (a glob), with this text."""
+
+    name: str | None = None
 
     def describe(self) -> dict[str, str]:
-        rules = {"model": self.model, "contains": self.contains, "regex": self.regex and self.regex.pattern}
+        return {**({"name": self.name} if self.name is not None else {}), **super().describe()}
+
+
+@dataclass(frozen=True)
+class Match:
+    """Rules on the request and its conversation; every rule given must hold (`engine/matching.py` checks them)."""
+
+    model: str | None = None  # a glob
+    contains: str | None = None  # in the last user message
+    regex: re.Pattern[str] | None = None  # searched in the last user message
+    last_role: str | None = None  # user, assistant, tool or system
+    tool_result: ToolResultRule | None = None
+    turn: tuple[int, int | None] | None = None  # assistant turns so far: at least, at most (None: no bound)
+    system: TextRule | None = None  # on the system and developer messages
+    tools: tuple[str, ...] = ()  # globs, each naming a function the request must offer
+    tool_choice: str | None = None  # auto, none, required, or the function forced
+    response_format: str | None = None  # text, json_object or json_schema
+    response_format_name: str | None = None  # a glob on the json_schema's name
+    headers: tuple[tuple[str, str], ...] = ()  # (lower-case name, glob on the value)
+    metadata: tuple[tuple[str, str], ...] = ()  # (key, glob on the value)
+
+    def describe(self) -> dict[str, Any]:
+        """The rules given, as a scenario file writes them."""
+        rules: dict[str, Any] = {
+            "model": self.model,
+            "contains": self.contains,
+            "regex": self.regex and self.regex.pattern,
+        }
+        rules["last_role"] = self.last_role
+        rules["tool_result"] = self.tool_result.describe() if self.tool_result else None
+        if self.turn is not None:
+            low, high = self.turn
+            rules["turn"] = low if low == high else {"min": low, **({"max": high} if high is not None else {})}
+        rules["system"] = self.system.describe() if self.system else None
+        rules["tools"] = list(self.tools) or None
+        rules["tool_choice"] = self.tool_choice
+        if self.response_format_name is not None:
+            rules["response_format"] = {"type": self.response_format, "name": self.response_format_name}
+        else:
+            rules["response_format"] = self.response_format
+        rules["headers"] = dict(self.headers) or None
+        rules["metadata"] = dict(self.metadata) or None
         return {key: value for key, value in rules.items() if value is not None}
 
 
@@ -230,6 +280,7 @@ class Scenario:
     rate_limit: Quota | None = None  # a quota of the scenario's own
     source: str = "<inline>"
     line: int = 0
+    accept_unknown_params: bool = False  # let parameters the API does not know through (vendor extras)
 
     @property
     def where(self) -> str:

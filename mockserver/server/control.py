@@ -21,6 +21,7 @@ from ..scenario.problems import short
 from ..wire.errors import ApiError, invalid
 from . import feed, page
 from .exchange import current
+from .explain import ENDPOINTS, explain
 from .sessions import CONTROL_PREFIX
 from .state import STATE
 from .verdicts import verdict
@@ -203,6 +204,23 @@ async def verdicts(request: web.Request) -> web.Response:
     return web.json_response(verdict(request.app[STATE], _session(), max_retries))
 
 
+async def explain_request(request: web.Request) -> web.Response:
+    """Why a request body (an API request's, as JSON) would get the scenario it would get, without answering it:
+    `?endpoint=chat|responses|completions` (default: told by its keys), the call's own headers as the request's."""
+    state = request.app[STATE]
+    endpoint = request.query.get("endpoint")
+    if endpoint is not None and endpoint not in ENDPOINTS:
+        raise invalid(f"Unknown endpoint {endpoint!r}; expected one of: {', '.join(ENDPOINTS)}.", "endpoint")
+    try:
+        body = json.loads(await _text(request))
+    except ValueError:
+        raise invalid("Expected the JSON body of an API request.") from None
+    if not isinstance(body, dict):
+        raise invalid(f"Expected the JSON body of an API request (an object); got {short(body)}.")
+    trace = explain(state.selector, state.settings, body, endpoint, _session() or "", request.headers)
+    return web.json_response(trace)
+
+
 async def get_chaos(request: web.Request) -> web.Response:
     spec = request.app[STATE].chaos or chaos.ChaosSpec()
     return web.json_response(spec.to_json())
@@ -266,6 +284,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get(PREFIX + "requests/{id}", one_request)
     router.add_get(PREFIX + "sessions", sessions)
     router.add_get(PREFIX + "verdicts", verdicts)
+    router.add_post(PREFIX + "explain", explain_request)
     router.add_get(PREFIX + "chaos", get_chaos)
     router.add_post(PREFIX + "chaos", set_chaos)
     router.add_get(PREFIX + "rate-limit", get_rate_limit)

@@ -52,6 +52,12 @@ class Entry:
     ttft_ms: float | None = None
     ticks: Any = None
     marks: list[dict[str, Any]] | None = None  # each fault played: kind, at_ms, ms (how long a stall lasted)
+    # An agent loop's steps: the tool calls answered ({name, id, arguments}) and the tool results the request
+    # brought ({name, call_id}) since the assistant last spoke.
+    tool_calls: list[dict[str, str]] | None = None
+    tool_results: list[dict[str, str]] | None = None
+    notes: list[str] | None = None  # what the request changed in the scripted answer (tool_choice, stop, ...)
+    miss: list[dict[str, str]] | None = None  # no scenario answered: the closest ones, and the rule each failed
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

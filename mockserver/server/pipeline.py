@@ -15,15 +15,19 @@ from aiohttp import web
 
 from ..engine import chaos
 from ..engine.ask import Ask
+from ..engine.obey import obey
 from ..engine.plan import Plan, error_latency, faults_only, first_ending, make_plans
+from ..engine.selection import ScenarioMiss
 from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, sleep_until, write_events
-from ..scenario.model import MID_STREAM_ERROR, ErrorReply
+from ..scenario.model import MID_STREAM_ERROR, Answer, ErrorReply
 from ..wire import params
 from ..wire.contract import Renders, WholeFormat, WireFormat
 from ..wire.errors import ApiError, invalid, scripted_error
+from . import admission
+from .agent_journal import record_calls, record_notes, record_request
 from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms, stream_outcome
 from .journal import kept_body
-from .state import STATE
+from .state import STATE, State
 
 _BAD_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
@@ -74,18 +78,23 @@ async def _prepare(request: web.Request, wire: Renders[Any, Any], counted: bool,
     state = request.app[STATE]
     exchange = current()
     try:
-        ask = wire.parse_request(await read_json(request, exchange))
+        ask = admission.parse(wire, await read_json(request, exchange), state.settings)
     except ApiError as exc:
-        if counted:  # a request refused as invalid uses nothing, and is told the counts as they stand
-            exc.headers = {**state.limits.peek(exchange.session).headers(), **exc.headers}
+        raise _told_counts(exc, state, exchange.session, counted) from None
+    record_request(exchange.entry, ask)
+    try:
+        selection = state.selector.choose(
+            ask, session=exchange.session, header=request.headers.get("X-Mock-Scenario"), headers=request.headers
+        )
+    except ScenarioMiss as miss:
+        if exchange.entry is not None:
+            exchange.entry.miss = miss.trace
         raise
-    selection = state.selector.choose(
-        model=ask.model,
-        last_user=ask.last_user,
-        session=exchange.session,
-        header=request.headers.get("X-Mock-Scenario"),
-    )
     exchange.selection = selection
+    try:
+        admitted = admission.admit(ask, selection, state.settings)
+    except ApiError as exc:
+        raise _told_counts(exc, state, exchange.session, counted) from None
     counts = None
     if counted:
         budget = ask.prompt_tokens + (ask.max_tokens or 0) * ask.n
@@ -95,8 +104,12 @@ async def _prepare(request: web.Request, wire: Renders[Any, Any], counted: bool,
             state.selector.give_back(selection, exchange.session)
             raise taken.refusal
         counts = taken.counts
+    step = admitted or selection.step
+    if step is selection.step and isinstance(step, Answer):
+        step, notes = obey(step, ask, state.settings.seed)
+        record_notes(exchange.entry, notes)
     step, exchange.chaos = chaos.strike(
-        selection.step,
+        step,
         state.chaos,
         state.settings.seed,
         exchange.session,
@@ -114,12 +127,20 @@ async def _prepare(request: web.Request, wire: Renders[Any, Any], counted: bool,
     plans = make_plans(step if content else faults_only(step), ask, state.settings.speed, rng)
     exchange.timeline = plans[0].timeline
     envelope = wire.make_envelope(plans, state.rng)
+    record_calls(exchange.entry, plans[0], wire.call_ids(envelope))
     start = exchange.start + plans[0].timeline.latency
     await sleep_until(start)
     headers = base_headers(exchange)
     if counts is not None:
         headers.update(counts.headers())
     return _Turn(ask, plans, envelope, headers, start)
+
+
+def _told_counts(exc: ApiError, state: State, session: str, counted: bool) -> ApiError:
+    """A request refused as invalid uses nothing of its quota, and is told the counts as they stand."""
+    if counted:
+        exc.headers = {**state.limits.peek(session).headers(), **exc.headers}
+    return exc
 
 
 async def _whole(wire: Renders[Any, Any], turn: _Turn, offload: bool = False) -> web.StreamResponse:

@@ -119,6 +119,13 @@ class Settings:
         _quota,
         "SPEC",
     )
+    accept_unknown_params: bool = option(
+        False,
+        "let request parameters the API does not know through (OpenAI-compatible extras such as vLLM's top_k); "
+        "otherwise they get the real API's 400",
+        _flag,
+        kind="switch",
+    )
     # The `obfuscation` field on stream chunks, unless a request turns it off.
     obfuscation: bool = option(
         True, "leave the obfuscation padding out of stream chunks unless a request asks for it", _flag, kind="negative"

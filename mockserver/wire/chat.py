@@ -28,7 +28,7 @@ from .errors import stream_ending
 from .ids import base62, fingerprint
 from .logprobs import logprob_entries
 
-__all__ = ["STREAM_HEADERS", "completion_body", "make_envelope", "parse_request", "stream_events"]
+__all__ = ["STREAM_HEADERS", "call_ids", "completion_body", "make_envelope", "parse_request", "stream_events"]
 
 STREAM_HEADERS: Mapping[str, str] = {"Content-Type": "text/event-stream; charset=utf-8"}
 
@@ -52,6 +52,10 @@ def make_envelope(plans: list[Plan], rng: random.Random) -> Envelope:
         fingerprint=fingerprint(plans[0].model),
         call_ids=call_ids,
     )
+
+
+def call_ids(envelope: Envelope) -> tuple[str, ...]:
+    return envelope.call_ids[0] if envelope.call_ids else ()
 
 
 def usage_object(plans: list[Plan]) -> dict[str, Any]:

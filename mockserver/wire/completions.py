@@ -24,7 +24,7 @@ from .errors import stream_ending
 from .ids import base62
 from .logprobs import logprob_entries
 
-__all__ = ["STREAM_HEADERS", "completion_body", "make_envelope", "parse_request", "stream_events"]
+__all__ = ["STREAM_HEADERS", "call_ids", "completion_body", "make_envelope", "parse_request", "stream_events"]
 
 STREAM_HEADERS: Mapping[str, str] = {
     "Content-Type": "text/event-stream",
@@ -41,6 +41,10 @@ class Envelope:
 
 def make_envelope(plans: list[Plan], rng: random.Random) -> Envelope:
     return Envelope(id="cmpl-" + base62(rng, 29), created=int(time.time()))
+
+
+def call_ids(envelope: Envelope) -> tuple[str, ...]:
+    return ()  # the legacy API has no tool calls
 
 
 def _logprobs(chunks: Sequence[Chunk], top: int, offset: int) -> dict[str, Any]:

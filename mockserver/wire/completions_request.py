@@ -8,8 +8,9 @@ from typing import Any
 
 from ..engine.ask import Ask, Message
 from ..scenario.tokens import count_tokens
-from . import params
-from .errors import invalid, missing
+from . import params, validation
+from .chat_request import stop_sequences
+from .errors import ApiError, invalid, missing
 
 DEFAULT_MAX_TOKENS = 16
 MAX_CHOICES = 128  # prompts times n: a small request must not ask for a huge answer
@@ -41,13 +42,26 @@ def _prompts(body: Mapping[str, Any]) -> list[str]:
 
 
 def parse_request(body: Mapping[str, Any]) -> CompletionsAsk:
+    """Check a legacy completions request as the real API does; an unknown parameter's 400 waits, as in chat."""
     model = params.model(body)
+    unknown = validation.unknown_parameter(body, validation.COMPLETIONS)
+    try:
+        ask = _parse(body, model)
+    except ApiError as error:
+        error.unknown_parameter = unknown
+        raise
+    ask.unknown_parameter = unknown
+    return ask
+
+
+def _parse(body: Mapping[str, Any], model: str) -> CompletionsAsk:
     prompts = _prompts(body)
+    validation.check_params(body, validation.COMPLETIONS, skip=("model", "prompt"))
     stream, options = params.stream_options(body)
-    limit = params.integer(body, "max_tokens", 0)
-    logprobs = params.integer(body, "logprobs", 0, 5)
-    echo = params.optional(body, "echo", bool, "a boolean") or False
-    n = params.integer(body, "n", 1, 128) or 1
+    limit = body.get("max_tokens")
+    logprobs = body.get("logprobs")
+    echo = body.get("echo") is True
+    n = body.get("n") or 1
     if n * len(prompts) > MAX_CHOICES:
         raise invalid(
             f"Invalid 'prompt': {len(prompts)} prompts with n={n} make {n * len(prompts)} choices; "
@@ -69,4 +83,5 @@ def parse_request(body: Mapping[str, Any]) -> CompletionsAsk:
         echo=prompts if echo else None,
         per_prompt=n,
         messages=tuple(Message("user", prompt) for prompt in prompts),
+        stop=stop_sequences(body),
     )

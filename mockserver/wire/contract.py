@@ -33,6 +33,9 @@ class Renders(Protocol[AskT, EnvelopeT]):
     def completion_body(self, plans: list[Plan], ask: AskT, envelope: EnvelopeT) -> bytes:
         """The whole answer of a request that does not stream."""
 
+    def call_ids(self, envelope: EnvelopeT) -> tuple[str, ...]:
+        """The ids of the (first choice's) tool calls, as sent: the journal records them."""
+
 
 class WireFormat(Renders[AskT, EnvelopeT], Protocol):
     """A format that streams when the request asks it to."""

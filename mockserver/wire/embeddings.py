@@ -19,7 +19,7 @@ from .embeddings_request import EmbeddingsAsk, parse_request
 from .encode import json_str
 from .vectors import embedding, float_lines, pack
 
-__all__ = ["RATE_LIMITED", "answer_headers", "completion_body", "make_envelope", "parse_request"]
+__all__ = ["RATE_LIMITED", "answer_headers", "call_ids", "completion_body", "make_envelope", "parse_request"]
 
 RATE_LIMITED = True
 _SCRIPTED = MemoKind[bytes]("scripted vector")
@@ -29,6 +29,10 @@ _FLOAT_INDENT = b" " * 8
 def make_envelope(plans: list[Plan], rng: random.Random) -> None:
     """An embeddings answer has no id and no time."""
     return None
+
+
+def call_ids(envelope: None) -> tuple[str, ...]:
+    return ()  # no tool calls here
 
 
 def answer_headers(plans: list[Plan], ask: EmbeddingsAsk) -> Mapping[str, str]:

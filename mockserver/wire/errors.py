@@ -144,6 +144,8 @@ class ApiError(Exception):
         self.param = param
         self.code = code
         self.headers = dict(headers)
+        # For a request with an unknown parameter as well: the 400 for it, which the real API reports first.
+        self.unknown_parameter: ApiError | None = None
 
     def body(self) -> bytes:
         error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code, **self.details}

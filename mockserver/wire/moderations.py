@@ -22,7 +22,7 @@ from .encode import json_str
 from .ids import base62, hex_token
 from .moderations_request import Moderated, ModerationsAsk, legacy, parse_request
 
-__all__ = ["RATE_LIMITED", "answer_headers", "completion_body", "make_envelope", "parse_request"]
+__all__ = ["RATE_LIMITED", "answer_headers", "call_ids", "completion_body", "make_envelope", "parse_request"]
 
 # The real API sends no x-ratelimit-* headers on moderations, and they are free: they count toward no quota.
 RATE_LIMITED = False
@@ -54,6 +54,10 @@ def reported_model(model: str) -> str:
 def make_envelope(plans: list[Plan], rng: random.Random) -> str:
     """The answer's id: `modr-` and 29 base62 characters (text models) or 32 hex digits (omni models)."""
     return "modr-" + (base62(rng, 29) if legacy(plans[0].model) else hex_token(rng, 32))
+
+
+def call_ids(envelope: str) -> tuple[str, ...]:
+    return ()  # no tool calls here
 
 
 def answer_headers(plans: list[Plan], ask: ModerationsAsk) -> Mapping[str, str]:

@@ -3,14 +3,15 @@ wire format."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from .errors import ApiError, invalid, missing
 
 D = TypeVar("D", bool, None)
-_JSON_TYPES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array"}
+_JSON_TYPES = {bool: "a boolean", int: "an integer", float: "a decimal number", str: "a string", list: "an array"}
+# Values echoed in messages longer than this are shortened to their first and last 3 characters.
+_LONG_VALUE = 16
 
 
 def type_name(value: Any) -> str:
@@ -19,6 +20,27 @@ def type_name(value: Any) -> str:
     if isinstance(value, Mapping):
         return "an object"
     return _JSON_TYPES.get(type(value), "a value")
+
+
+def shown(value: Any) -> str:
+    """A value as the real API echoes it: Python's repr (single quotes unless the text holds one), a long string
+    shortened to `'abc...xyz'`."""
+    if isinstance(value, str) and len(value) > _LONG_VALUE:
+        value = f"{value[:3]}...{value[-3:]}"
+    return repr(value)
+
+
+def listing(values: Sequence[str]) -> str:
+    """`'a'`, `'a' and 'b'`, `'a', 'b', and 'c'`: allowed values as the real API lists them."""
+    quoted = [repr(value) for value in values]
+    if len(quoted) <= 2:
+        return " and ".join(quoted)
+    return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
+
+
+def not_supported(value: Any, param: str, values: Sequence[str]) -> ApiError:
+    """The real API's 400 for a value outside a fixed set."""
+    return invalid(f"Invalid value: {shown(value)}. Supported values are: {listing(values)}.", param, "invalid_value")
 
 
 def wrong_type(param: str, expected: str, value: Any) -> ApiError:
@@ -83,14 +105,12 @@ def flag(options: Mapping[str, Any], key: str, default: D, where: str = "stream_
     return value
 
 
-def role(message: Mapping[str, Any], where: str, roles: tuple[str, ...]) -> str:
-    """A message's `role`, required and one of `roles`."""
+def role(message: Mapping[str, Any], where: str, roles: tuple[str, ...], param: str | None = None) -> str:
+    """A message's `role`, required and one of `roles`; a wrong one is reported at `param` (default: the role's
+    own path)."""
     if "role" not in message:
         raise missing(f"{where}.role")
     value = message["role"]
     if value not in roles:
-        supported = ", ".join(f"'{name}'" for name in roles[:-1]) + f", and '{roles[-1]}'"
-        raise invalid(
-            f"Invalid value: {json.dumps(value)}. Supported values are: {supported}.", f"{where}.role", "invalid_value"
-        )
+        raise not_supported(value, param or f"{where}.role", roles)
     return str(value)

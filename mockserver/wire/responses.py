@@ -30,7 +30,7 @@ from .logprobs import logprob_entries
 from .responses_items import REASONING_TEXT, REFUSAL_PART, SUMMARY_TEXT, TEXT_PART, Item, Part, PartKind, layout
 from .responses_request import ResponsesAsk, parse_request
 
-__all__ = ["STREAM_HEADERS", "completion_body", "make_envelope", "parse_request", "stream_events"]
+__all__ = ["STREAM_HEADERS", "call_ids", "completion_body", "make_envelope", "parse_request", "stream_events"]
 
 STREAM_HEADERS: Mapping[str, str] = {"Content-Type": "text/event-stream; charset=utf-8"}
 SUMMARIES = ("auto", "concise", "detailed")
@@ -66,6 +66,10 @@ def make_envelope(plans: list[Plan], rng: random.Random) -> Envelope:
         message_id="msg_" + hex_token(rng, 48),
         calls=tuple(("fc_" + hex_token(rng, 48), call.id or "call_" + base62(rng, 24)) for call in calls),
     )
+
+
+def call_ids(envelope: Envelope) -> tuple[str, ...]:
+    return tuple(call_id for _, call_id in envelope.calls)
 
 
 def _usage(plan: Plan) -> dict[str, Any]:

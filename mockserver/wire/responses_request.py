@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from ..engine.ask import Ask, Call, Message, Role
 from ..scenario.tokens import estimate_prompt_tokens, message_text
-from . import params
-from .errors import missing
+from . import params, tools_request, validation
+from .errors import ApiError, invalid, missing
+from .model_limits import responses_limits
 
 ROLES = ("assistant", "system", "developer", "user")
 MIN_OUTPUT_TOKENS = 16
@@ -46,6 +47,7 @@ class ResponseSettings:
 @dataclass
 class ResponsesAsk(Ask):
     settings: ResponseSettings | None = None
+    refuses_in_stream: ClassVar[bool] = True  # a context overflow comes as an `error` event in a 200 stream
 
     @property
     def echoed(self) -> ResponseSettings:
@@ -56,46 +58,83 @@ class ResponsesAsk(Ask):
 
 def parse_request(body: Mapping[str, Any]) -> ResponsesAsk:
     """Check a Responses request as the real API does; keep what the pipeline needs and the settings every
-    response object echoes back."""
-    model = params.model(body)
+    response object echoes back. A request that also has an unknown parameter carries its 400
+    (`unknown_parameter`): the real API reports that one first."""
+    model = _model(body)
+    unknown = validation.unknown_parameter(body, validation.RESPONSES)
+    try:
+        ask = _parse(body, model)
+    except ApiError as error:
+        error.unknown_parameter = unknown
+        raise
+    ask.unknown_parameter = unknown
+    return ask
+
+
+def _model(body: Mapping[str, Any]) -> str:
+    """`model`: required, a string (null is refused as the live API words it), not empty."""
+    if "model" not in body:
+        raise missing("model")
+    value = body["model"]
+    if value is None:
+        message = "Invalid type for 'model': expected a string, but got an object instead."  # sic, as measured
+        raise invalid(message, "model", "invalid_type")
+    if not isinstance(value, str):
+        raise params.wrong_type("model", "a string", value)
+    if not value:
+        raise invalid("The requested model '' does not exist.", "model", "model_not_found")
+    return value
+
+
+def _parse(body: Mapping[str, Any], model: str) -> ResponsesAsk:
     instructions = params.optional(body, "instructions", str, "a string")
     messages, last_user, turns = _input(body.get("input"))
+    validation.check_params(body, validation.RESPONSES, skip=("model", "input"))
+    tools = tools_request.responses_tools(body)
+    mode, forced = tools_request.tool_choice(body, tools, "responses")
+    output = tools_request.responses_output(body)
+    stream, options = params.stream_options(body)
+    if body.get("previous_response_id") is None and body.get("conversation") is None:
+        _check_items(body.get("input"))
+    if output.type == "json_object" and (error := tools_request.json_word([t.text for t in turns], "responses")):
+        raise error
     if instructions:
         messages.insert(0, {"role": "developer", "content": instructions})
         turns.insert(0, Message("developer", instructions))
-    stream, options = params.stream_options(body)
-    limit = params.integer(body, "max_output_tokens", MIN_OUTPUT_TOKENS)
-    include = params.optional(body, "include", list, "an array") or []
-    top_logprobs = params.integer(body, "top_logprobs", 0, 20) or 0
-    reasoning = params.optional(body, "reasoning", Mapping, "an object") or {}
-    temperature = params.optional(body, "temperature", (int, float), "a number")
-    top_p = params.optional(body, "top_p", (int, float), "a number")
+    limit = body.get("max_output_tokens")
+    include = body.get("include") or []
+    top_logprobs = body.get("top_logprobs") or 0
+    reasoning = body.get("reasoning") or {}
+    temperature = body.get("temperature")
+    top_p = body.get("top_p")
     settings = ResponseSettings(
         background=_flag(body, "background", False),
         instructions=instructions,
         max_output_tokens=limit,
-        max_tool_calls=params.optional(body, "max_tool_calls", int, "an integer"),
+        max_tool_calls=body.get("max_tool_calls"),
         parallel_tool_calls=_flag(body, "parallel_tool_calls", True),
-        previous_response_id=params.optional(body, "previous_response_id", str, "a string"),
-        prompt_cache_key=params.optional(body, "prompt_cache_key", str, "a string"),
+        previous_response_id=body.get("previous_response_id"),
+        prompt_cache_key=body.get("prompt_cache_key"),
         reasoning={"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-        safety_identifier=params.optional(body, "safety_identifier", str, "a string"),
-        service_tier=params.optional(body, "service_tier", str, "a string") or "auto",
+        safety_identifier=body.get("safety_identifier"),
+        service_tier=body.get("service_tier") or "auto",
         store=_flag(body, "store", True),
         temperature=1.0 if temperature is None else float(temperature),
-        text={"format": {"type": "text"}, **(params.optional(body, "text", Mapping, "an object") or {})},
-        tool_choice=params.optional(body, "tool_choice", (str, Mapping), "a string or an object") or "auto",
+        text={"format": {"type": "text"}, **(body.get("text") or {})},
+        tool_choice=body.get("tool_choice") or "auto",
         tools=_tools(body),
         top_logprobs=top_logprobs,
         top_p=1.0 if top_p is None else float(top_p),
-        truncation=params.optional(body, "truncation", str, "a string") or "disabled",
-        user=params.optional(body, "user", str, "a string"),
-        metadata=params.optional(body, "metadata", Mapping, "an object") or {},
+        truncation=body.get("truncation") or "disabled",
+        user=body.get("user"),
+        metadata=body.get("metadata") or {},
     )
+    prompt_tokens = estimate_prompt_tokens(messages)
+    tool_tokens = tools_request.tool_tokens(body)
     return ResponsesAsk(
         model=model,
         last_user=last_user,
-        prompt_tokens=estimate_prompt_tokens(messages),
+        prompt_tokens=prompt_tokens,
         stream=stream,
         max_tokens=limit,
         logprobs=LOGPROBS in include,
@@ -103,6 +142,14 @@ def parse_request(body: Mapping[str, Any]) -> ResponsesAsk:
         obfuscation=params.flag(options, "include_obfuscation", None),
         settings=settings,
         messages=tuple(turns),
+        tools=tools,
+        tool_choice=mode,
+        forced_tool=forced,
+        parallel_tool_calls=settings.parallel_tool_calls,
+        output=output,
+        metadata=settings.metadata,
+        tool_tokens=tool_tokens,
+        model_refusal=responses_limits(model, prompt_tokens + tool_tokens),
     )
 
 
@@ -119,7 +166,7 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
     if isinstance(value, str):
         return [{"role": "user", "content": value}], value, [Message("user", value)]
     if not isinstance(value, list):
-        raise params.wrong_type("input", "one of a string or array of objects", value)
+        raise params.wrong_type("input", "one of a string or array of input items", value)
     messages: list[Mapping[str, Any]] = []
     turns: list[Message] = []
     last_user = ""
@@ -129,12 +176,12 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
             raise params.wrong_type(where, "an object", item)
         kind = item.get("type") or "message"
         if kind == "message":
-            role = params.role(item, where, ROLES)
-            content = item.get("content")
-            if content is None:
+            role = params.role(item, where, ROLES, param=where)  # the live API names the item, not its role
+            if "content" not in item:
                 raise missing(f"{where}.content")
+            content = item["content"]
             if not isinstance(content, (str, list)):
-                raise params.wrong_type(f"{where}.content", "one of a string or array of objects", content)
+                raise params.wrong_type(f"{where}.content", "one of an array of objects or string", content)
             messages.append({"role": role, "content": content})
             turns.append(Message(cast(Role, role), message_text(content)))
             if role == "user":
@@ -142,8 +189,8 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
         elif kind == "function_call":
             messages.append({"role": "assistant", "content": item.get("arguments"), "name": item.get("name")})
             call = Call(str(item.get("call_id") or ""), str(item.get("name") or ""), str(item.get("arguments") or ""))
-            if turns and turns[-1].role == "assistant" and not turns[-1].text:  # parallel calls: one turn
-                turns[-1] = Message("assistant", calls=(*turns[-1].calls, call))
+            if turns and turns[-1].role == "assistant":  # the text and the (parallel) calls of one turn
+                turns[-1] = Message("assistant", turns[-1].text, (*turns[-1].calls, call))
             else:
                 turns.append(Message("assistant", calls=(call,)))
         elif kind == "function_call_output":
@@ -157,17 +204,38 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
     return messages, last_user, turns
 
 
+def _check_items(value: Any) -> None:
+    """Without a stored response to continue, every function call output answers a call made earlier in the input,
+    and a reasoning item comes with the item it led to."""
+    if not isinstance(value, list) or any(item.get("type") == "item_reference" for item in value):
+        return  # a referenced item may be the call: it is stored, not here
+    calls: set[Any] = set()
+    for index, item in enumerate(value):
+        kind = item.get("type") or "message"
+        if kind == "function_call":
+            calls.add(item.get("call_id"))
+        elif kind == "function_call_output" and item.get("call_id") not in calls:
+            raise invalid(f"No tool call found for function call output with call_id {item.get('call_id')}.", "input")
+        elif kind == "reasoning":
+            following = value[index + 1] if index + 1 < len(value) else None
+            if following is None or _is_input(following):
+                raise invalid(
+                    f"Item '{item.get('id')}' of type 'reasoning' was provided without its required following item.",
+                    "input",
+                )
+
+
+def _is_input(item: Mapping[str, Any]) -> bool:
+    """An item that is not the model's own output: a message from the user, system or developer, a tool result."""
+    kind = item.get("type") or "message"
+    return kind == "function_call_output" or (kind == "message" and item.get("role") != "assistant")
+
+
 def _tools(body: Mapping[str, Any]) -> list[Any]:
     """The tools as a response echoes them: function tools with all their fields (`strict` is true unless
     turned off), other tools as sent."""
     echoed = []
-    for index, tool in enumerate(params.optional(body, "tools", list, "an array") or []):
-        where = f"tools[{index}]"
-        if not isinstance(tool, Mapping):
-            raise params.wrong_type(where, "an object", tool)
-        for key in ("type", "name") if tool.get("type") == "function" else ("type",):
-            if not isinstance(tool.get(key), str):
-                raise missing(f"{where}.{key}")
+    for tool in body.get("tools") or []:  # checked by `tools_request.responses_tools`
         if tool["type"] != "function":
             echoed.append(tool)
             continue

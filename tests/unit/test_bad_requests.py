@@ -40,7 +40,7 @@ async def error_of(response: Any) -> dict[str, Any]:
         ),
         (
             b'{"model": "m", "messages": "hi"}',
-            "Invalid type for 'messages': expected an array, but got a string instead.",
+            "Invalid type for 'messages': expected an array of objects, but got a string instead.",
             "messages",
             "invalid_type",
         ),
@@ -58,15 +58,15 @@ async def error_of(response: Any) -> dict[str, Any]:
         ),
         (
             b'{"model": "m", "messages": [{"role": "robot", "content": "hi"}]}',
-            "Invalid value: \"robot\". Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.",
+            "Invalid value: 'robot'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.",
             "messages[0].role",
             "invalid_value",
         ),
         (
             b'{"model": "m", "messages": [{"role": "user"}]}',
-            "Missing required parameter: 'messages[0].content'.",
-            "messages[0].content",
-            "missing_required_parameter",
+            "Invalid value for 'content': expected a string, got null.",
+            "messages.[0].content",
+            None,
         ),
         (
             b'{"model": "m", "messages": [{"role": "user", "content": 7}]}',
@@ -94,7 +94,7 @@ async def error_of(response: Any) -> dict[str, Any]:
         ),
         (
             b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 1.5}',
-            "Invalid type for 'max_completion_tokens': expected an integer, but got a number instead.",
+            "Invalid type for 'max_completion_tokens': expected an integer, but got a decimal number instead.",
             "max_completion_tokens",
             "invalid_type",
         ),

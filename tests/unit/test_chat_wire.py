@@ -249,7 +249,7 @@ async def test_max_tokens_cuts_inside_a_chunk(client_for: Any) -> None:
     assert chunks[-2]["choices"][0]["finish_reason"] == "length"
     assert chunks[-1]["usage"]["completion_tokens"] == 3
 
-    _response, raw = await post(client, chat("worm", stream=False, max_completion_tokens=2, max_tokens=100))
+    _response, raw = await post(client, chat("worm", stream=False, max_completion_tokens=2))
     data = json.loads(raw)
     assert data["choices"][0]["message"]["content"] == "a worm"
     assert data["choices"][0]["finish_reason"] == "length"

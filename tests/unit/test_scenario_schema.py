@@ -202,6 +202,30 @@ GOOD = {
       - moderation: {flagged: [hate]}
   - {name: c, rate_limit: {}, text: x}
 """,
+    "no body: what the request requires": "scenarios:\n  - name: s\n  - {name: t, ttft_ms: 5, match: {}}\n",
+    "a step without a body": "scenarios:\n  - name: s\n    sequence:\n      - ttft_ms: 5\n      - text: b\n",
+    "agent rules": """scenarios:
+  - name: a
+    accept_unknown_params: true
+    match:
+      model: gpt-4o*
+      last_role: tool
+      tool_result: {name: get_*, contains: sunny, regex: "\\\\d+"}
+      turn: {min: 1, max: 3}
+      system: {contains: weather}
+      tools: [get_weather, get_time]
+      tool_choice: required
+      response_format: {type: json_schema, name: Weather*}
+      headers: {X-Agent: "planner*", x-retry: 2}
+      metadata: {user: alice}
+    json: auto
+    tool_calls: auto
+  - name: b
+    match: {turn: 0, system: be brief, tools: get_weather, response_format: json_object, tool_result: {}}
+    json: {city: Paris, tags: [a, b]}
+    tool_calls: [{name: f, arguments: auto}]
+  - {name: c, json: [1, 2], match: {last_role: system, turn: {max: 0}}}
+""",
     "merge keys": """scenarios:
   - &base {name: a, text: x, ttft_ms: 3}
   - <<: *base
@@ -239,12 +263,36 @@ BAD = {
     "name empty": "scenarios:\n  - {name: '', text: hi}\n",
     "name a number": "scenarios:\n  - {name: 42, text: hi}\n",
     "description a number": one("description: 5\ntext: hi"),
-    "no answer": "scenarios:\n  - name: s\n",
     "misspelled key": one("text: hi\nfinish_reson: length"),
     "unknown key": one("text: hi\ncolor: blue"),
     # match
     "match a text": one("text: hi\nmatch: poem"),
     "misspelled match key": one("text: hi\nmatch: {modle: gpt-4o}"),
+    "unknown last_role": one("text: hi\nmatch: {last_role: bot}"),
+    "turn negative": one("text: hi\nmatch: {turn: -1}"),
+    "turn a text": one("text: hi\nmatch: {turn: first}"),
+    "turn with an unknown bound": one("text: hi\nmatch: {turn: {least: 1}}"),
+    "turn empty": one("text: hi\nmatch: {turn: {}}"),
+    "tool_result a text": one("text: hi\nmatch: {tool_result: sunny}"),
+    "tool_result with an unknown key": one("text: hi\nmatch: {tool_result: {function: f}}"),
+    "tool_result contains empty": one("text: hi\nmatch: {tool_result: {contains: ''}}"),
+    "system empty": one("text: hi\nmatch: {system: ''}"),
+    "system empty mapping": one("text: hi\nmatch: {system: {}}"),
+    "tools empty": one("text: hi\nmatch: {tools: []}"),
+    "tools a number": one("text: hi\nmatch: {tools: 5}"),
+    "tool_choice empty": one("text: hi\nmatch: {tool_choice: ''}"),
+    "unknown response_format": one("text: hi\nmatch: {response_format: xml}"),
+    "response_format empty mapping": one("text: hi\nmatch: {response_format: {}}"),
+    "match headers a list": one("text: hi\nmatch: {headers: [x-a]}"),
+    "match header name with a space": one("text: hi\nmatch: {headers: {'x a': b}}"),
+    "metadata value a mapping": one("text: hi\nmatch: {metadata: {a: {b: c}}}"),
+    "accept_unknown_params a text": one("text: hi\naccept_unknown_params: 'yes'"),
+    "json a text": one("json: hello"),
+    "json a number": one("json: 5"),
+    "json and text": one("json: auto\ntext: a"),
+    "json and chunks": one("json: {a: 1}\nchunks: [b]"),
+    "refusal with json": one("refusal: 'no'\njson: auto"),
+    "tool_calls a text": one("tool_calls: some"),
     "match contains empty": one("text: hi\nmatch: {contains: ''}"),
     "match model a number": one("text: hi\nmatch: {model: 4}"),
     # the answer
@@ -358,7 +406,6 @@ BAD = {
     "sequence with choices": one("choices: [{text: a}]\nsequence:\n  - text: b"),
     "sequence empty": one("sequence: []"),
     "sequence a mapping": one("sequence: {text: a}"),
-    "step without an answer": one("sequence:\n  - ttft_ms: 5"),
     "step with a name": one("sequence:\n  - {text: a, name: b}"),
     "step with match": one("sequence:\n  - {text: a, match: {}}"),
     "step error with interval_ms": one("sequence:\n  - {error: {status: 500}, interval_ms: 5}"),

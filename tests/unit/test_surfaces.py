@@ -187,7 +187,7 @@ async def test_several_choices_with_their_own_answers(client: Any) -> None:
         ("{name: s, tool_calls: [{arguments: {}}]}", "tool call 1 of scenario 's' needs a 'name': the function called"),
         (
             "{name: s, tool_calls: [{name: f, arguments: 3}]}",
-            "'arguments' in tool call 1 of scenario 's' must be a mapping",
+            "'arguments' in tool call 1 of scenario 's' must be auto, a mapping",
         ),
         (
             "{name: s, tool_calls: [{name: f, args: {}}]}",
