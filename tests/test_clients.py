@@ -234,9 +234,11 @@ def test_node_stream_helper_n_choices(node: NodeRun) -> None:
 
 
 def test_node_reasoning_content_passes_through(node: NodeRun) -> None:
-    seen = node.answer("reasoning")
+    seen = node.answer("reasoning_raw")
     assert seen["reasoning"] == "The question asks for the product of six and seven. Six sevens are forty-two."
     assert seen["text"] == "6 × 7 = 42."
+    hidden = node.answer("reasoning")  # as OpenAI's models: counted, not sent
+    assert (hidden["reasoning"], hidden["text"]) == ("", "6 × 7 = 42.")
 
 
 def test_node_mid_stream_error_event(node: NodeRun) -> None:
@@ -569,7 +571,7 @@ def test_litellm_tool_calls(completion: Any, litellm: ModuleType) -> None:
 
 
 def test_litellm_reasoning_content(completion: Any) -> None:
-    chunks = completion("reasoning")
+    chunks = completion("reasoning-raw")
     reasoning = "".join(getattr(chunk.choices[0].delta, "reasoning_content", None) or "" for chunk in chunks)
     assert reasoning == "The question asks for the product of six and seven. Six sevens are forty-two."
     assert text_and_finish(chunks) == ("6 × 7 = 42.", "stop")

@@ -41,6 +41,7 @@ class Entry:
     stall_ms: float | None = None  # how long the answer stalled
     retry_after: float | None = None  # seconds an error answer asked the client to wait (retry-after[-ms])
     should_retry: bool | None = None  # an error answer's x-should-retry header
+    store_miss: str | None = None  # a stored object looked up in vain because --store-size dropped it
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,22 +1,25 @@
 """The pipeline every wire format shares: read the body, choose the scenario, draw chaos, plan, then stream on
-time or answer whole. A wire format only checks its requests and renders plans (`wire/contract.py`)."""
+time or answer whole. A wire format only checks its requests and renders plans (`wire/contract.py`); one whose
+answers are kept (the Responses API) adds a `Keeper`."""
 
 from __future__ import annotations
 
 import json
 import random
 import re
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from ..engine import chaos
-from ..engine.plan import error_latency, first_ending, make_plans
+from ..engine.ask import Ask
+from ..engine.plan import Plan, error_latency, first_ending, make_plans
 from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, Outcome, sleep_until, write_events
-from ..scenario.model import MID_STREAM_ERROR, ErrorReply
+from ..scenario.model import ErrorReply
 from ..wire import params
 from ..wire.contract import WireFormat
-from ..wire.errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, scripted_error
+from ..wire.errors import RATE_LIMITS, fault_reply, invalid, ratelimit_headers, scripted_error
 from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms
 from .journal import kept_body
 from .state import STATE
@@ -28,10 +31,27 @@ _BAD_JSON = (
 )
 
 
-async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.StreamResponse:
+class Keeper(Protocol):
+    """What a wire format whose answers are kept adds to the pipeline."""
+
+    def before_choice(self, request: web.Request, ask: Any) -> None:
+        """Read what the request refers to (earlier turns) into `ask`, or refuse it as the real API does."""
+
+    def take_over(
+        self, request: web.Request, plans: list[Plan], ask: Any, envelope: Any
+    ) -> Awaitable[web.StreamResponse] | None:
+        """The answer, when the keeper gives it itself (a background response); None to answer as usual."""
+
+    def answered(self, request: web.Request, plans: list[Plan], ask: Any, envelope: Any) -> None:
+        """Keep what was answered."""
+
+
+async def answer(request: web.Request, wire: WireFormat[Any, Any], keeper: Keeper | None = None) -> web.StreamResponse:
     state = request.app[STATE]
     exchange = current()
-    ask = wire.parse_request(await read_json(request, exchange))
+    ask: Ask = wire.parse_request(await read_json(request, exchange))
+    if keeper is not None:
+        keeper.before_choice(request, ask)
     selection = state.selector.choose(
         model=ask.model,
         last_user=ask.last_user,
@@ -55,9 +75,12 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
         raise scripted_error(step, ask.model)
     if ask.obfuscation is None:
         ask.obfuscation = state.settings.obfuscation
+    ask.raw_reasoning = state.settings.raw_reasoning
     plans = make_plans(step, ask, state.settings.speed, rng)
     timeline = exchange.timeline = plans[0].timeline
     envelope = wire.make_envelope(plans, state.rng)
+    if keeper is not None and (taken := keeper.take_over(request, plans, ask, envelope)) is not None:
+        return await taken
     start = exchange.start + timeline.latency
     await sleep_until(start)
     headers = {
@@ -69,22 +92,26 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
         response = EventStreamResponse(headers={**headers, **wire.STREAM_HEADERS})
         outcome = exchange.outcome = Outcome()
         events = wire.stream_events(plans, ask, envelope)
-        await write_events(
-            request, response, events, start, outcome, cut=ending is not None and ending.kind == "disconnect"
-        )
+        try:
+            await write_events(
+                request, response, events, start, outcome, cut=ending is not None and ending.kind == "disconnect"
+            )
+        finally:  # a client that left does not undo the answer
+            if keeper is not None:
+                keeper.answered(request, plans, ask, envelope)
         if ending is not None and outcome.ended == COMPLETED:
             outcome.ended = FAULT
         return response
     await sleep_until(start + max(plan.finish_at for plan in plans))
     if ending is not None and ending.kind == "error":
-        error = ending.error or MID_STREAM_ERROR
-        raise ApiError(500, error["message"], error["type"], error["param"], error["code"])
+        raise scripted_error(fault_reply(ending), ask.model)
     if ending is not None and ending.kind == "disconnect":
         raise ConnectionCut
     headers["openai-processing-ms"] = processing_ms(exchange)
-    return web.Response(
-        body=wire.completion_body(plans, ask, envelope), content_type="application/json", headers=headers
-    )
+    body = wire.completion_body(plans, ask, envelope)
+    if keeper is not None:
+        keeper.answered(request, plans, ask, envelope)
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 async def read_json(request: web.Request, exchange: Exchange) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from ..scenario.chaos import ChaosSpec
 from ..wire.ids import hex_token
 from .journal import Journal
 from .settings import Settings
+from .store import Store
 
 # Sessions whose sequence counts, draws and scenarios are kept (the journal is bounded on its own).
 MAX_SESSIONS = 10_000
@@ -24,6 +25,7 @@ class State:
     selector: Selector
     settings: Settings
     journal: Journal = field(init=False)
+    store: Store = field(init=False)  # stored responses and conversations
     rng: random.Random = field(init=False)
     chaos: ChaosSpec | None = field(init=False)  # the server's chaos rates, changeable at run time
     draws: dict[tuple[str, ...], int] = field(init=False, default_factory=dict)
@@ -32,6 +34,7 @@ class State:
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.settings.journal_size)
+        self.store = Store(self.settings.store_size)
         # Ids come from a seeded generator: a fresh server given the same requests sends the same bytes,
         # `created` timestamps aside.
         self.rng = random.Random(self.settings.seed)
@@ -58,9 +61,11 @@ class State:
         return count
 
     def reset(self, session: str | None = None) -> None:
-        """Forget sequence counts, draws and journal entries: all, or one session's (and its scenarios)."""
+        """Forget sequence counts, draws, journal entries and stored objects: all, or one session's (and its
+        scenarios)."""
         self.selector.reset(session)
         self.journal.clear(session)
+        self.store.reset(session)
         # The session is the last part of every draw key.
         self.draws = {key: n for key, n in self.draws.items() if session is not None and key[-1] != session}
 

@@ -67,6 +67,8 @@ def parse_request(body: Mapping[str, Any]) -> Ask:
         top_logprobs=top_logprobs or 0,
         obfuscation=params.flag(options, "include_obfuscation", None),
         messages=tuple(turns),
+        reasoning_effort=params.optional(body, "reasoning_effort", str, "a string"),
+        service_tier=params.optional(body, "service_tier", str, "a string"),
     )
 
 

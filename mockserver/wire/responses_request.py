@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from ..engine.ask import Ask, Call, Message, Role
-from ..scenario.tokens import estimate_prompt_tokens, message_text
+from ..scenario.tokens import estimate_prompt_tokens, message_text, tool_tokens
 from . import params
 from .errors import missing
 
@@ -46,6 +46,9 @@ class ResponseSettings:
 @dataclass
 class ResponsesAsk(Ask):
     settings: ResponseSettings | None = None
+    input: Any = None  # the input as sent: stored, listed, carried into the next turn of a chain
+    include: tuple[str, ...] = ()
+    conversation_id: str | None = None  # the conversation the response belongs to (`conversation`)
 
     @property
     def echoed(self) -> ResponseSettings:
@@ -83,7 +86,11 @@ def parse_request(body: Mapping[str, Any]) -> ResponsesAsk:
         service_tier=params.optional(body, "service_tier", str, "a string") or "auto",
         store=_flag(body, "store", True),
         temperature=1.0 if temperature is None else float(temperature),
-        text={"format": {"type": "text"}, **(params.optional(body, "text", Mapping, "an object") or {})},
+        text={
+            "format": {"type": "text"},
+            "verbosity": "medium",
+            **(params.optional(body, "text", Mapping, "an object") or {}),
+        },
         tool_choice=params.optional(body, "tool_choice", (str, Mapping), "a string or an object") or "auto",
         tools=_tools(body),
         top_logprobs=top_logprobs,
@@ -95,15 +102,37 @@ def parse_request(body: Mapping[str, Any]) -> ResponsesAsk:
     return ResponsesAsk(
         model=model,
         last_user=last_user,
-        prompt_tokens=estimate_prompt_tokens(messages),
+        prompt_tokens=estimate_prompt_tokens(messages) + tool_tokens(settings.tools),
         stream=stream,
         max_tokens=limit,
         logprobs=LOGPROBS in include,
         top_logprobs=top_logprobs,
         obfuscation=params.flag(options, "include_obfuscation", None),
+        reasoning_effort=settings.reasoning["effort"],
+        service_tier=settings.service_tier,
+        background=settings.background,
         settings=settings,
         messages=tuple(turns),
+        input=body.get("input"),
+        include=tuple(entry for entry in include if isinstance(entry, str)),
+        conversation_id=_conversation(body),
     )
+
+
+def _conversation(body: Mapping[str, Any]) -> str | None:
+    """The conversation's id: given as the id, or as `{"id": ...}`."""
+    value = params.optional(body, "conversation", (str, Mapping), "one of a string or an object")
+    if isinstance(value, Mapping):
+        if not isinstance(value.get("id"), str):
+            raise missing("conversation.id")
+        return str(value["id"])
+    return str(value) if value is not None else None
+
+
+def turns_of(items: list[Any]) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
+    """Stored items (a response's input and output, a conversation's items) read as a request's input is: the
+    chat-like messages of the token estimate, the last user message's text, the turns."""
+    return _input(items)
 
 
 def _flag(body: Mapping[str, Any], key: str, default: bool) -> bool:

@@ -110,6 +110,7 @@ const CASES = {
   helper_logprobs: () => chatHelper('logprobs', { logprobs: true, top_logprobs: 2 }),
   helper_n_choices: () => chatHelper('three-choices', { n: 3 }),
   reasoning: () => chatStream('reasoning'),
+  reasoning_raw: () => chatStream('reasoning-raw'),
   error_event: () => chatStream('fault-error-event'),
   disconnect: () => chatStream('fault-disconnect'),
   rate_limit_recovers: () => chatStream('rate-limit-recovers'),
