@@ -241,6 +241,14 @@ def test_node_reasoning_content_passes_through(node: NodeRun) -> None:
     assert (hidden["reasoning"], hidden["text"]) == ("", "6 × 7 = 42.")
 
 
+def test_node_responses_stream_rejects_on_a_failure_mid_stream(node: NodeRun) -> None:
+    """HTTP 200, then the quota failure: the responses.stream() helper rejects, as against the real API."""
+    error = node.results["responses_quota"]["error"]
+    assert (error["name"], error["status"], error["code"]) == ("APIError", None, "insufficient_quota")
+    assert error["message"].startswith("You exceeded your current quota")
+    assert len(node.session.requests_to("fault-stream-quota")) == 1  # never retried
+
+
 def test_node_mid_stream_error_event(node: NodeRun) -> None:
     seen = node.results["error_event"]
     assert seen["text"] == "The answer starts well"

@@ -104,7 +104,7 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any], keeper: Keepe
         return response
     await sleep_until(start + max(plan.finish_at for plan in plans))
     if ending is not None and ending.kind == "error":
-        raise scripted_error(fault_reply(ending), ask.model)
+        raise scripted_error(fault_reply(ending, ask.model), ask.model)
     if ending is not None and ending.kind == "disconnect":
         raise ConnectionCut
     headers["openai-processing-ms"] = processing_ms(exchange)

@@ -205,13 +205,11 @@ def fault_error(fault: Fault, model: str) -> Mapping[str, Any]:
     return {**error, **given}
 
 
-def fault_reply(fault: Fault) -> ErrorReply:
-    """An error fault as the HTTP error a request that does not stream gets in its place: that status, or a 500
-    with the scripted error."""
-    error = fault.error or MID_STREAM_ERROR
-    if fault.status is None:
-        return ErrorReply(500, error["message"], error["type"], error["code"], error["param"], given=frozenset(error))
-    return ErrorReply(fault.status, **error, given=frozenset(error))
+def fault_reply(fault: Fault, model: str) -> ErrorReply:
+    """An error fault as the HTTP error a request that does not stream gets in its place: the same error with its
+    status, or a 500 with the scripted error."""
+    error = fault_error(fault, model)
+    return ErrorReply(fault.status or 500, **error, given=frozenset(error))
 
 
 def _filled(message: str, model: str, wait: float) -> str:

@@ -37,8 +37,14 @@ def listed(item: Mapping[str, Any], make_id: MakeId) -> dict[str, Any]:
         content = item.get("content")
         if isinstance(content, str):
             part = "output_text" if role == "assistant" else "input_text"
-            extra: dict[str, Any] = {"annotations": []} if role == "assistant" else {}
-            content = [{"type": part, **extra, "text": content}]
+            content = [{"type": part, "text": content}]
+        if isinstance(content, list):  # output text always lists its annotations and logprobs
+            content = [
+                {"type": "output_text", "annotations": [], "logprobs": [], **part}
+                if isinstance(part, Mapping) and part.get("type") == "output_text"
+                else part
+                for part in content
+            ]
         status = item.get("status") or "completed"
         return {"id": item_id, "type": "message", "role": role, "status": status, "content": content}
     if kind == "function_call_output":

@@ -119,6 +119,7 @@ const CASES = {
   responses_text: () => responsesHelper('finish-stop'),
   responses_tool_call: () => responsesHelper('tool-call', { tools: [RESPONSES_WEATHER] }),
   responses_incomplete: () => responsesEvents('finish-length'),
+  responses_quota: () => responsesHelper('fault-stream-quota'),
 };
 
 const results = {};
