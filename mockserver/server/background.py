@@ -33,11 +33,13 @@ def start(store: Store, record: StoredResponse, done: Callable[[], None]) -> Liv
 async def _play(record: StoredResponse, stream: responses.Background, live: Live, done: Callable[[], None]) -> None:
     start = asyncio.get_running_loop().time()
     try:
+        # Each event is made before its wait: the response's state changes only once it is sent.
         for due, status in stream.events():
+            sent = stream.sent
             await sleep_until(start + due.at)
             live.add(due.data, due.chunks)
             record.status = status
-            record.sent = stream.sent
+            record.sent = sent
         ending = record.plans[0].ending
         live.cut = ending is not None and ending.kind == "disconnect"
         done()
@@ -48,10 +50,10 @@ async def _play(record: StoredResponse, stream: responses.Background, live: Live
 def cancel(record: StoredResponse) -> None:
     """Cancel a running background response: its task stops, its stream ends with the cancellation."""
     live = record.live
-    assert live is not None and live.task is not None
+    assert live is not None and live.task is not None and live.cancel is not None
     live.task.cancel()
     record.status = "cancelled"
-    live.add(live.cancel(), 1)
+    live.add(live.cancel(live.events, record.sent or 0), 1)
     live.finish()
 
 

@@ -13,6 +13,7 @@ input and the response's output. A background response is kept from the start, a
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Awaitable
 from typing import Any
 
@@ -25,7 +26,7 @@ from ..wire.errors import RATE_LIMITS, mutually_exclusive, not_found, previous_r
 from ..wire.responses import final_status, snapshot
 from ..wire.responses_object import DONE, Envelope
 from ..wire.responses_request import ResponsesAsk, turns_of
-from ..wire.stored_items import listed_input
+from ..wire.stored_items import MakeId, listed_input
 from . import background
 from .exchange import current
 from .resources import json_answer
@@ -159,16 +160,17 @@ def own_turns(record: StoredResponse) -> Turns:
 
 
 def output_of(record: StoredResponse) -> list[dict[str, Any]]:
+    """A response's output items as they stand."""
     output: list[dict[str, Any]] = snapshot(record.plans, record.ask, record.envelope, record.status, record.sent)[
         "output"
     ]
     return output
 
 
-def input_item_id(record: StoredResponse) -> Any:
+def input_item_id(record: StoredResponse) -> MakeId:
     """Ids for a response's input items that the client did not name: derived from the response's, so that
     listing them twice gives the same ids."""
-    made = iter(range(1_000_000_000))
+    made = itertools.count()
 
     def make(prefix: str) -> str:
         return prefix + hashlib.sha256(f"{record.id}:{next(made)}".encode()).hexdigest()[:48]

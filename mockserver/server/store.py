@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -47,7 +48,8 @@ class Live:
     cut: bool = False  # the script cut the connection: followers are cut too
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
-    cancel: Any = None  # renders the cancellation (wire.responses.Background.cancelled)
+    # Renders the event that ends it when it is cancelled, given the next sequence number and the chunks sent.
+    cancel: Callable[[int, int], bytes] | None = None
 
     def add(self, data: bytes, events: int) -> None:
         """Frames sent together: split into events (each ends with a blank line), or one frame of other bytes."""
@@ -115,9 +117,6 @@ class Store:
         self._objects: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._dropped: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.tasks: set[asyncio.Task[None]] = set()
-
-    def __len__(self) -> int:
-        return len(self._objects)
 
     def put(self, session: str, key: str, value: Any) -> None:
         self._objects[session, key] = value

@@ -369,12 +369,6 @@ class _Renderer:
         events = self.finish()
         yield Due(offset + self.plan.finish_at, b"".join(events), len(events)), final_status(self.plan)
 
-    def cancelled(self) -> bytes:
-        """How a cancelled background stream ends: response.failed, the response `cancelled`, with what was
-        produced so far."""
-        response = compact(snapshot([self.plan], self.ask, self.envelope, "cancelled", self.sent))
-        return _lifecycle("response.failed", next(self.sequence), response)
-
 
 def final_status(plan: Plan) -> str:
     """The status a response ends with: as its finish says, failed when a scripted error ends it. A stream cut
@@ -397,9 +391,11 @@ def stream_events(plans: list[Plan], ask: ResponsesAsk, envelope: Envelope) -> I
 class Background:
     """A background response's events as time passes, from its creation: `response.created` and
     `response.queued` at once, `response.in_progress` after the answer's latency, then its events, each with
-    the status the response has once it is sent. `cancelled()` ends it early."""
+    the status the response has once it is sent. Each is made just before it is due: `sent` counts the chunks
+    made so far."""
 
     def __init__(self, plans: list[Plan], ask: ResponsesAsk, envelope: Envelope) -> None:
+        self.plans, self.ask, self.envelope = plans, ask, envelope
         self.renderer = _Renderer(plans[0], ask, envelope)
 
     def events(self) -> Iterator[tuple[Due, str]]:
@@ -410,11 +406,13 @@ class Background:
 
     @property
     def sent(self) -> int:
-        """Chunks sent so far."""
         return self.renderer.sent
 
-    def cancelled(self) -> bytes:
-        return self.renderer.cancelled()
+    def cancelled(self, sequence: int, sent: int) -> bytes:
+        """How a cancelled background stream ends, after event `sequence - 1` and `sent` chunks: response.failed,
+        the response `cancelled` with what was produced so far."""
+        response = compact(snapshot(self.plans, self.ask, self.envelope, "cancelled", sent))
+        return _lifecycle("response.failed", sequence, response)
 
 
 def snapshot(
