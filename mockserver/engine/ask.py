@@ -49,7 +49,6 @@ class Ask:
     reasoning_effort: str | None = None  # as the request asks (`reasoning_effort`, `reasoning.effort`)
     raw_reasoning: bool = False  # stream reasoning text as open-weight servers do (the server's default)
     service_tier: str | None = None  # as the request asks
-    background: bool = False  # the answer runs on after the request is answered (Responses `background`)
     messages: tuple[Message, ...] = ()  # this request's conversation, in order
     # Turns before this request's own, that the request refers to (a stored response chain, a conversation).
     prior: tuple[Message, ...] = ()

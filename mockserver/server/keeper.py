@@ -39,7 +39,7 @@ class ResponseKeeper:
 
     def before_choice(self, request: web.Request, ask: ResponsesAsk) -> None:
         resolve(request.app[STATE].store, ask)
-        if ask.background and ask.obfuscation is None:
+        if ask.echoed.background and ask.obfuscation is None:
             ask.obfuscation = False  # background streams carry no obfuscation padding
 
     def take_over(
@@ -47,7 +47,7 @@ class ResponseKeeper:
     ) -> Awaitable[web.StreamResponse] | None:
         """A background response: kept from now on (also with `store: false`, so that it can be polled),
         played by a task, answered at once — queued, or its stream as it comes."""
-        if not ask.background:
+        if not ask.echoed.background:
             return None
         store = request.app[STATE].store
         session = current().session

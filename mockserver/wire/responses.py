@@ -215,7 +215,7 @@ class _Renderer:
     def start(self) -> bytes:
         """response.created and response.in_progress; for a background response, response.created and
         response.queued (their keys in the order recorded for those: the response before its number)."""
-        if not self.ask.background:
+        if not self.ask.echoed.background:
             response = self.object("in_progress", [], None)
             created = _lifecycle("response.created", next(self.sequence), response)
             return created + _lifecycle("response.in_progress", next(self.sequence), response)

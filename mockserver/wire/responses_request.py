@@ -110,7 +110,6 @@ def parse_request(body: Mapping[str, Any]) -> ResponsesAsk:
         obfuscation=params.flag(options, "include_obfuscation", None),
         reasoning_effort=settings.reasoning["effort"],
         service_tier=settings.service_tier,
-        background=settings.background,
         settings=settings,
         messages=tuple(turns),
         input=body.get("input"),
