@@ -96,7 +96,7 @@ class OpenAIMock:
         return [Entry(**entry) for entry in self._call("GET", "requests")["requests"]]
 
     def reset(self) -> None:
-        """Forget this test's requests, sequence counts, added scenarios and `use()`."""
+        """Forget this test's requests, sequence counts, added scenarios, `use()`, stored responses, conversations."""
         self._call("POST", "reset")
 
     def verdicts(self, max_retries: int = 5) -> list[Finding]:

@@ -171,3 +171,15 @@ async def test_models_and_400s_carry_the_usual_headers(client: Any) -> None:
     assert refused.status == 400
     assert refused.headers["x-ratelimit-limit-requests"] == "10000"
     assert refused.headers["x-ratelimit-remaining-requests"] == "9999"
+
+
+async def test_hidden_reasoning_before_a_tool_call_leaves_the_role_in_the_call(client_for: Any) -> None:
+    """The first chunk sent is the call's header, so the role travels in it, as when nothing comes before."""
+    client = await client_for(
+        "scenarios:\n  - {name: t, reasoning: Look it up., tool_calls: [{name: f, arguments: {a: 1}}]}\n", speed=0
+    )
+    chunks = sse_chunks(await (await client.post("/v1/chat/completions", json=chat("t"))).read())
+    first = chunks[0]["choices"][0]["delta"]
+    assert (first["role"], first["content"], first["tool_calls"][0]["function"]["name"]) == ("assistant", None, "f")
+    assert not any("reasoning_content" in chunk["choices"][0]["delta"] for chunk in chunks)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
