@@ -64,6 +64,7 @@ async def test_items_listed_added_read_deleted(client: Any) -> None:
     url = f"/v1/conversations/{created['id']}/items"
     listed = await ok(await client.get(url))
     validate_sdk(ConversationItemList, listed)
+    validate_openapi("ConversationItemList", listed)
     (first,) = listed["data"]
     assert first == {
         "id": first["id"],
@@ -80,6 +81,7 @@ async def test_items_listed_added_read_deleted(client: Any) -> None:
     assert [item["role"] for item in added["data"]] == ["assistant", "user"] and added["has_more"] is False
     assert added["data"][0]["content"] == [{"type": "output_text", "annotations": [], "logprobs": [], "text": "Noted."}]
     newest_first = await ok(await client.get(url))
+    validate_openapi("ConversationItemList", newest_first)
     assert [item["id"] for item in newest_first["data"]] == [
         added["data"][1]["id"],
         added["data"][0]["id"],
