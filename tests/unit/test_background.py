@@ -84,7 +84,6 @@ async def test_queued_at_once_then_in_progress_then_completed(client: Any) -> No
         "status": "queued", "background": True, "output": [], "usage": None, "completed_at": None, "service_tier": "auto"
     }  # fmt: skip
     Response.model_validate({key: value for key, value in queued.items() if key != "store"})
-    validate_openapi("Response", spec_view(queued))
     assert (await status_of(client, queued["id"]))["status"] == "queued"
     await asyncio.sleep(0.4 - (time.monotonic() - started))
     running = await status_of(client, queued["id"])
@@ -96,6 +95,7 @@ async def test_queued_at_once_then_in_progress_then_completed(client: Any) -> No
     assert done["output"][0]["content"][0]["text"] == "one two three four"
     assert (done["service_tier"], done["usage"]["output_tokens"]) == ("default", 4)
     assert done["completed_at"] == done["created_at"] + 0  # 0.8 s after it, counted in whole seconds
+    validate_openapi("Response", spec_view(queued))
 
 
 async def test_the_stream_opens_queued_and_carries_no_padding(client: Any) -> None:
@@ -157,7 +157,6 @@ async def test_cancel(client: Any) -> None:
         "status": "cancelled", "usage": None, "completed_at": None, "error": None, "background": True
     }  # fmt: skip
     (message,) = body["output"]  # what was produced, the item still in progress
-    validate_openapi("Response", spec_view(body))
     assert (message["status"], message["content"][0]["text"]) == ("in_progress", "before")
     # The stream that was following ends at once, with the cancellation.
     ending = events(await response.read())
@@ -168,6 +167,7 @@ async def test_cancel(client: Any) -> None:
     assert await status_of(client, response_id) == body
     again = await client.post(f"/v1/responses/{response_id}/cancel")
     assert (again.status, await again.json()) == (200, body)  # cancelling twice changes nothing
+    validate_openapi("Response", spec_view(body))
 
 
 async def test_what_cannot_be_cancelled(client: Any) -> None:
