@@ -283,3 +283,15 @@ async def test_the_bound_drops_the_least_recently_used(aiohttp_client: Any) -> N
     never = await client.get("/v1/responses/resp_never")
     assert never.status == 404
     assert (await (await client.get("/_mock/requests")).json())["requests"][-1]["store_miss"] is None
+
+
+async def test_reads_of_different_objects_are_not_retries(client: Any) -> None:
+    """Bodiless reads of two unknown responses are two calls, not a retried 404."""
+    for key in ("resp_a", "resp_b"):
+        assert (await client.get(f"/session/v/v1/responses/{key}")).status == 404
+    verdict = await (await client.get("/_mock/verdicts?session=v")).json()
+    assert (verdict["clean"], verdict["calls"]) == (True, 2)
+    for _ in range(2):  # the same read again is a retry of a 404
+        await client.get("/session/w/v1/responses/resp_a")
+    verdict = await (await client.get("/_mock/verdicts?session=w")).json()
+    assert verdict["calls"] == 1 and not verdict["clean"]
