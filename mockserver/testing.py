@@ -121,7 +121,7 @@ class OpenAIMock:
         return self._call("POST", "explain", json.dumps(body).encode(), "application/json", **query)
 
     def reset(self) -> None:
-        """Forget this test's requests, sequence counts, added scenarios and `use()`."""
+        """Forget this test's requests, sequence counts, added scenarios, `use()`, stored responses, conversations."""
         self._call("POST", "reset")
 
     def verdicts(self, max_retries: int = 5) -> list[Finding]:

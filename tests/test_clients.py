@@ -235,9 +235,19 @@ def test_node_stream_helper_n_choices(node: NodeRun) -> None:
 
 
 def test_node_reasoning_content_passes_through(node: NodeRun) -> None:
-    seen = node.answer("reasoning")
+    seen = node.answer("reasoning_raw")
     assert seen["reasoning"] == "The question asks for the product of six and seven. Six sevens are forty-two."
     assert seen["text"] == "6 × 7 = 42."
+    hidden = node.answer("reasoning")  # as OpenAI's models: counted, not sent
+    assert (hidden["reasoning"], hidden["text"]) == ("", "6 × 7 = 42.")
+
+
+def test_node_responses_stream_rejects_on_a_failure_mid_stream(node: NodeRun) -> None:
+    """HTTP 200, then the quota failure: the responses.stream() helper rejects, as against the real API."""
+    error = node.results["responses_quota"]["error"]
+    assert (error["name"], error["status"], error["code"]) == ("APIError", None, "insufficient_quota")
+    assert error["message"].startswith("You exceeded your current quota")
+    assert len(node.session.requests_to("fault-stream-quota")) == 1  # never retried
 
 
 def test_node_mid_stream_error_event(node: NodeRun) -> None:
@@ -617,7 +627,7 @@ def test_litellm_tool_calls(completion: Any, litellm: ModuleType) -> None:
 
 
 def test_litellm_reasoning_content(completion: Any) -> None:
-    chunks = completion("reasoning")
+    chunks = completion("reasoning-raw")
     reasoning = "".join(getattr(chunk.choices[0].delta, "reasoning_content", None) or "" for chunk in chunks)
     assert reasoning == "The question asks for the product of six and seven. Six sevens are forty-two."
     assert text_and_finish(chunks) == ("6 × 7 = 42.", "stop")

@@ -77,7 +77,10 @@ def parse_events(body: bytes) -> list[dict[str, Any]]:
         assert match.start() == position, f"unexpected bytes at {position}: {body[position : match.start()]!r}"
         event = json.loads(match.group(2))
         assert event["type"] == match.group(1).decode()
-        assert list(event)[:2] == ["type", "sequence_number"] or event["type"] == "error"
+        # A background stream's first two carry the response before the number, as recorded.
+        opening = event["type"] in ("response.created", "response.queued") and event["response"]["background"]
+        order = ["type", "response", "sequence_number"] if opening else ["type", "sequence_number"]
+        assert list(event)[: len(order)] == order or event["type"] == "error"
         assert event["sequence_number"] == len(events)
         events.append(event)
         position = match.end()
@@ -103,15 +106,20 @@ def check_response(response: dict[str, Any]) -> Any:
 
 
 def check_event(event: dict[str, Any]) -> Any:
-    """The event as the SDK's model, with no field the model does not declare but three the real API sends: the
-    `obfuscation` padding of delta events (only those), the function's `name` in function_call_arguments.done
-    (required by the OpenAPI document) and the response's `store`."""
+    """The event as the SDK's model, with no field the model does not declare but two the real API sends: the
+    `obfuscation` padding of delta events (only those) and the response's `store`. The `error` event has its
+    error nested, as the real API sends it (the SDK raises on it before reading it as a model, whose fields are
+    the older flat ones)."""
     data = dict(event)
     if data["type"].endswith(".delta"):
         data.pop("obfuscation", None)
     assert "obfuscation" not in data, data["type"]
     if data["type"] == "response.function_call_arguments.done":
-        assert isinstance(data.pop("name"), str)
+        assert "name" not in data  # as recorded: the OpenAPI document requires it, the wire and the SDK have none
+    if data["type"] == "error" and "error" in data:
+        assert list(data) == ["type", "sequence_number", "error"]
+        assert list(data["error"]) == ["type", "code", "message", "param"]
+        return data
     if "response" in data:
         data["response"] = sdk_view(data["response"])
     model = STREAM_EVENT.validate_python(data)
@@ -213,10 +221,11 @@ async def test_a_text_answer_event_by_event(client: Any) -> None:
 async def test_the_response_object_echoes_the_request(client: Any) -> None:
     events = await stream(client, "worm")
     assert list(events[0]["response"]) == [
-        "id", "object", "created_at", "status", "background", "error", "incomplete_details", "instructions",
-        "max_output_tokens", "max_tool_calls", "model", "output", "parallel_tool_calls", "previous_response_id",
-        "prompt_cache_key", "reasoning", "safety_identifier", "service_tier", "store", "temperature", "text",
-        "tool_choice", "tools", "top_logprobs", "top_p", "truncation", "usage", "user", "metadata",
+        "id", "object", "created_at", "status", "background", "completed_at", "error", "incomplete_details",
+        "instructions", "max_output_tokens", "max_tool_calls", "model", "output", "parallel_tool_calls",
+        "previous_response_id", "prompt_cache_key", "reasoning", "safety_identifier", "service_tier", "store",
+        "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation", "usage", "user",
+        "metadata",
     ]  # fmt: skip
     defaults = events[0]["response"]
     assert abs(defaults["created_at"] - time.time()) < 5
@@ -229,9 +238,12 @@ async def test_the_response_object_echoes_the_request(client: Any) -> None:
     }
     assert (defaults["parallel_tool_calls"], defaults["temperature"], defaults["top_p"]) == (True, 1.0, 1.0)
     assert (defaults["text"], defaults["reasoning"]) == (
-        {"format": {"type": "text"}},
+        {"format": {"type": "text"}, "verbosity": "medium"},
         {"effort": None, "summary": None},
     )
+    assert defaults["completed_at"] is None
+    finished = events[-1]["response"]
+    assert finished["completed_at"] == finished["created_at"]  # no delays here
     assert (defaults["truncation"], defaults["store"], defaults["metadata"]) == ("disabled", True, {})
     assert (defaults["service_tier"], events[-1]["response"]["service_tier"]) == ("auto", "default")
 
@@ -244,7 +256,6 @@ async def test_the_response_object_echoes_the_request(client: Any) -> None:
         "parallel_tool_calls": False,
         "store": False,
         "metadata": {"run": "7"},
-        "previous_response_id": "resp_123",
         "user": "u-1",
         "truncation": "auto",
         "max_output_tokens": 100,
@@ -257,9 +268,11 @@ async def test_the_response_object_echoes_the_request(client: Any) -> None:
         {"type": "function", "description": None, "name": "f", "parameters": {"type": "object"}, "strict": True}
     ]
     assert echoed["reasoning"] == {"effort": "low", "summary": None}
-    for key in settings.keys() - {"tools", "reasoning", "input"}:
+    assert echoed["text"] == {"format": {"type": "json_object"}, "verbosity": "medium"}
+    for key in settings.keys() - {"tools", "reasoning", "text", "input"}:
         assert echoed[key] == settings[key], key
-    assert echoed["usage"]["input_tokens"] == 11 + 3 + 1 + 3  # a developer message "Be brief." more
+    # A developer message "Be brief." more, and the tool's definition: 8 + its name + 12.
+    assert echoed["usage"]["input_tokens"] == 11 + (3 + 1 + 3) + (8 + 1 + 12)
     check_response(echoed)
 
 
@@ -305,12 +318,8 @@ async def test_a_tool_call(client: Any) -> None:
         assert list(delta) == ["type", "sequence_number", "item_id", "output_index", "delta", "obfuscation"]
     arguments = "".join(delta["delta"] for delta in deltas)
     assert json.loads(arguments) == {"city": "Paris", "unit": "celsius"}
-    assert list(arguments_done) == ["type", "sequence_number", "item_id", "output_index", "name", "arguments"]
-    assert (arguments_done["item_id"], arguments_done["name"], arguments_done["arguments"]) == (
-        item["id"],
-        "get_weather",
-        arguments,
-    )
+    assert list(arguments_done) == ["type", "sequence_number", "item_id", "output_index", "arguments"]
+    assert (arguments_done["item_id"], arguments_done["arguments"]) == (item["id"], arguments)
     done = {**item, "status": "completed", "arguments": arguments}
     assert item_done["item"] == done
     assert completed["response"]["output"] == [done]
@@ -364,25 +373,49 @@ async def test_a_refusal(client: Any) -> None:
     assert message["content"] == [{"type": "refusal", "refusal": refusal}]
 
 
-async def test_reasoning_comes_first_as_reasoning_text(client: Any) -> None:
+REASONING = "The question asks for the product of six and seven. Six sevens are forty-two."
+
+
+async def test_reasoning_is_an_item_without_text_by_default(client: Any) -> None:
+    """As OpenAI's reasoning models send it: the reasoning item opens and closes with nothing between, and only
+    its tokens tell that there was reasoning."""
     events = await stream(client, "reasoning")
+    assert [t for t in types(events) if not t.endswith(".delta")] == [
+        "created", "in_progress",
+        "output_item.added", "output_item.done",
+        "output_item.added", "content_part.added", "output_text.done", "content_part.done", "output_item.done",
+        "completed",
+    ]  # fmt: skip
+    assert {t for t in types(events) if t.endswith(".delta")} == {"output_text.delta"}
+    reasoning, message = events[-1]["response"]["output"]
+    assert re.fullmatch(r"rs_[0-9a-f]{48}", reasoning["id"])
+    assert reasoning == {"id": reasoning["id"], "type": "reasoning", "summary": [], "content": []}
+    assert events[2]["item"] == events[3]["item"] == reasoning
+    assert message["content"][0]["text"] == "6 × 7 = 42."
+    usage = events[-1]["response"]["usage"]
+    assert usage["output_tokens_details"]["reasoning_tokens"] == 18
+    assert usage["output_tokens"] == 18 + len([e for e in events if e["type"] == "response.output_text.delta"])
+    assert REASONING not in json.dumps(events)
+
+
+async def test_raw_reasoning_comes_first_as_reasoning_text(client: Any) -> None:
+    """The open-weight servers' convention, scripted with `raw_reasoning: true`."""
+    events = await stream(client, "reasoning-raw")
     assert [t for t in types(events) if not t.endswith(".delta")] == [
         "created", "in_progress",
         "output_item.added", "content_part.added", "reasoning_text.done", "content_part.done", "output_item.done",
         "output_item.added", "content_part.added", "output_text.done", "content_part.done", "output_item.done",
         "completed",
     ]  # fmt: skip
-    reasoning_text = "The question asks for the product of six and seven. Six sevens are forty-two."
     reasoning, message = events[-1]["response"]["output"]
-    assert re.fullmatch(r"rs_[0-9a-f]{48}", reasoning["id"])
     assert reasoning == {
         "id": reasoning["id"],
         "type": "reasoning",
         "summary": [],
-        "content": [{"type": "reasoning_text", "text": reasoning_text}],
+        "content": [{"type": "reasoning_text", "text": REASONING}],
     }
     deltas = [e["delta"] for e in events if e["type"] == "response.reasoning_text.delta"]
-    assert "".join(deltas) == reasoning_text
+    assert "".join(deltas) == REASONING
     assert message["content"][0]["text"] == "6 × 7 = 42."
     usage = events[-1]["response"]["usage"]
     assert usage["output_tokens_details"]["reasoning_tokens"] == len(deltas)
@@ -406,7 +439,42 @@ async def test_reasoning_as_a_summary_when_asked(client: Any) -> None:
     ]  # fmt: skip
     reasoning, call = events[-1]["response"]["output"]
     assert reasoning["summary"] == [{"type": "summary_text", "text": "Weather needs a lookup."}]
-    assert "content" not in reasoning and call["type"] == "function_call"
+    assert reasoning["content"] == [] and call["type"] == "function_call"
+
+
+async def test_encrypted_reasoning_when_included(client: Any) -> None:
+    events = await stream(client, "reasoning", include=["reasoning.encrypted_content"])
+    added, done = events[2]["item"], events[3]["item"]
+    token = added["encrypted_content"]
+    assert done == added and list(added) == ["id", "type", "summary", "content", "encrypted_content"]
+    assert token.startswith("gAAAAAB") and len(token) % 4 == 0  # a Fernet token's shape
+    assert events[-1]["response"]["output"][0]["encrypted_content"] == token
+    # Sent back in the next request's input, it is accepted, and its tokens are read again.
+    # (A reasoning item comes back with the item that followed it, or the real API refuses the input.)
+    item = {"type": "reasoning", "id": added["id"], "summary": [], "encrypted_content": token}
+    answer = {"type": "message", "role": "assistant", "content": "Sunny."}
+    body = {"model": "worm", "input": [{"role": "user", "content": "hi"}, item, answer]}
+    echoed = await (await client.post("/v1/responses", json=body)).json()
+    item["encrypted_content"] = "gAAAAABnot-one-of-ours=="
+    other = await (await client.post("/v1/responses", json=body)).json()
+    # accepted both times; only the mock's own token is read again
+    assert echoed["usage"]["input_tokens"] - other["usage"]["input_tokens"] == 18
+
+
+async def test_a_reasoning_effort_reasons_without_a_script(client: Any) -> None:
+    """A request for reasoning effort gets what a reasoning model sends: an empty reasoning item first, and
+    reasoning tokens, though the scenario scripts no reasoning."""
+    events = await stream(client, "worm", reasoning={"effort": "medium"})
+    assert types(events)[:5] == ["created", "in_progress", "output_item.added", "output_item.done", "output_item.added"]
+    reasoning, message = events[-1]["response"]["output"]
+    assert reasoning["type"] == "reasoning" and message["type"] == "message"
+    assert [event["output_index"] for event in events[2:5]] == [0, 0, 1]
+    usage = events[-1]["response"]["usage"]
+    assert (usage["output_tokens_details"]["reasoning_tokens"], usage["output_tokens"]) == (192, 192 + 5)
+    for effort in ("minimal", "none"):
+        final = (await stream(client, "worm", reasoning={"effort": effort}))[-1]["response"]
+        assert [item["type"] for item in final["output"]] == ["message"]
+        assert final["usage"]["output_tokens_details"]["reasoning_tokens"] == 0
 
 
 async def test_logprobs_when_included(client: Any) -> None:
@@ -461,8 +529,13 @@ async def test_a_scripted_error_fails_the_response(client: Any) -> None:
     events = await stream(client, "failing")
     assert types(events) == [
         "created", "in_progress", "output_item.added", "content_part.added", "output_text.delta",
-        "output_text.delta", "failed",
+        "output_text.delta", "error", "failed",
     ]  # fmt: skip
+    assert events[-2] == {
+        "type": "error",
+        "sequence_number": 6,
+        "error": {"type": "server_error", "code": "rate_limit_exceeded", "message": "Slow down", "param": None},
+    }
     failed = events[-1]["response"]
     assert failed["status"] == "failed" and failed["usage"] is None
     assert failed["error"] == {"code": "rate_limit_exceeded", "message": "Slow down"}
@@ -478,7 +551,7 @@ async def test_the_journal_counts_events_and_faults(client: Any) -> None:
     worm, failing = (await (await client.get("/_mock/requests")).json())["requests"]
     assert (worm["path"], worm["scenario"], worm["status"]) == ("/v1/responses", "worm", 200)
     assert (worm["ended"], worm["chunks"]) == ("completed", len(events))
-    assert (failing["ended"], failing["fault"], failing["chunks"]) == ("fault", "error", 7)
+    assert (failing["ended"], failing["fault"], failing["chunks"]) == ("fault", "error", 8)
 
 
 async def test_a_standalone_error_event(client: Any) -> None:
@@ -548,21 +621,30 @@ async def test_the_non_streaming_response(client: Any) -> None:
 
 
 async def test_events_and_objects_match_the_openapi_document(client: Any) -> None:
+    """Every event and object against the document, but for two places where the recorded wire differs from it:
+    `function_call_arguments.done` has no `name` (the document requires one), and the `error` event nests its
+    error (the document has the older flat form, which `standalone` still sends)."""
     for model, extra in (
         ("worm", {}),
         ("text-then-tool-call", {}),
         ("refusal", {}),
-        ("reasoning", {}),
+        ("reasoning", {"include": ["reasoning.encrypted_content"]}),
+        ("reasoning-raw", {}),
         ("think-then-call", {"reasoning": {"summary": "auto"}}),
         ("logprobs", {"include": ["message.output_text.logprobs"], "top_logprobs": 3}),
         ("long", {"max_output_tokens": 16}),
         ("failing", {}),
         ("failing-standalone", {}),
+        ("worm", {"background": True}),
     ):
         response = await client.post("/v1/responses", json=request(model, **extra))
         for event in parse_events(await response.read()):
             if "response" in event:
                 event = {**event, "response": spec_view(event["response"])}
+            if event["type"] == "response.function_call_arguments.done":
+                event = {**event, "name": "f"}
+            if event["type"] == "error" and "error" in event:
+                continue
             validate_openapi("ResponseStreamEvent", event)
         body = await (await client.post("/v1/responses", json=request(model, stream=False, **extra))).json()
         if "error" not in body:
@@ -610,9 +692,15 @@ async def test_the_last_user_message_picks_the_scenario(client: Any) -> None:
     body = await (await client.post("/v1/responses", json={"model": "gpt-4o", "input": items})).json()
     assert body["output"][0]["content"][0]["text"] == HAIKU  # 'haiku' matches "poem" in the last user message
     assert body["model"] == "gpt-4o"
-    # Without input (a continuation of previous_response_id), the default scenario answers.
-    body = await (await client.post("/v1/responses", json={"model": "gpt-4o", "previous_response_id": "resp_1"})).json()
-    assert body["status"] == "completed" and body["previous_response_id"] == "resp_1"
+    # A previous response the server never stored is the real API's 400.
+    unknown = await client.post("/v1/responses", json={"model": "gpt-4o", "previous_response_id": "resp_1"})
+    assert unknown.status == 400
+    assert (await unknown.json())["error"] == {
+        "message": "Previous response with id 'resp_1' not found.",
+        "type": "invalid_request_error",
+        "param": "previous_response_id",
+        "code": "previous_response_not_found",
+    }
 
 
 # --- with the real openai SDK -----------------------------------------------------------------------------
@@ -677,8 +765,9 @@ def test_sdk_endings_and_errors(server: BackgroundServer) -> None:
     client = sdk(server)
     last = list(client.responses.create(model="long", input="hi", max_output_tokens=16, stream=True))[-1]
     assert last.type == "response.incomplete" and last.response.incomplete_details.reason == "max_output_tokens"
-    last = list(client.responses.create(model="failing", input="hi", stream=True))[-1]
-    assert last.type == "response.failed" and last.response.error.message == "Slow down"
+    with pytest.raises(openai.APIError, match="Slow down") as raised:  # the error event raises, as on the real API
+        list(client.responses.create(model="failing", input="hi", stream=True))
+    assert raised.value.code == "rate_limit_exceeded"
     last = list(client.responses.create(model="failing-standalone", input="hi", stream=True))[-1]
     assert isinstance(last, ResponseErrorEvent) and (last.code, last.message) == ("oops", "boom")
     with pytest.raises(openai.InternalServerError):

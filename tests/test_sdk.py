@@ -214,7 +214,7 @@ def test_stream_helper_accumulates_every_kind_of_delta(server: RunningServer) ->
 
 
 def test_reasoning_and_logprobs_reach_the_client(server: RunningServer) -> None:
-    stream = client(server).chat.completions.create(model="reasoning", messages=USER, stream=True)
+    stream = client(server).chat.completions.create(model="reasoning-raw", messages=USER, stream=True)
     reasoning = "".join(
         (c.choices[0].delta.model_extra or {}).get("reasoning_content", "") for c in stream if c.choices
     )

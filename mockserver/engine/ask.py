@@ -73,6 +73,9 @@ class Ask:
     top_logprobs: int = 0
     obfuscation: bool | None = None  # None: the server's default
     text_only: bool = False  # the wire format has room for content alone (legacy completions)
+    reasoning_effort: str | None = None  # as the request asks (`reasoning_effort`, `reasoning.effort`)
+    raw_reasoning: bool = False  # stream reasoning text as open-weight servers do (the server's default)
+    service_tier: str | None = None  # as the request asks
     messages: tuple[Message, ...] = ()  # this request's conversation, in order
     # Turns before this request's own, that the request refers to (a stored response chain, a conversation).
     prior: tuple[Message, ...] = ()

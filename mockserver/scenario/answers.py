@@ -37,7 +37,8 @@ from .tokens import split_tokens
 # What the endpoints that do not stream answer with: settings of an answer, inherited by a sequence's steps, and
 # enough for an answer on their own.
 ENDPOINT_KEYS = ("embeddings", "moderation")
-_ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model", "chaos")  # not on error answers
+# Not on error answers.
+_ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model", "chaos", "raw_reasoning")
 _TIMING_KEYS = ("latency_ms", "jitter_ms")  # error answers too
 # What an answer says. `error` and `choices` stand alone; the others combine (see _Checker.answer). Without any,
 # the answer is what the request requires.
@@ -51,6 +52,7 @@ _CHUNK_KINDS = ("content", "error", "disconnect", "end", "stall_ms", "raw", "kee
 _CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob", "standalone")
 _ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "retry_after_ms", "headers")
 _ERROR_FIELDS = ("message", "type", "code", "param")
+_STREAM_ERROR_KEYS = ("status", *_ERROR_FIELDS)
 # The chunk items that are faults with no value but `true`.
 _SIGNALS: dict[str, FaultKind] = {"disconnect": "disconnect", "end": "end", "keepalive": "keepalive"}
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens")
@@ -223,6 +225,11 @@ class AnswerChecks(EndpointChecks):
                 result["chaos"] = chaos.from_mapping(rates)
             except chaos.ChaosError as exc:
                 self.fail(line_of(rates), f"{exc} ({where})")
+        if "raw_reasoning" in data:
+            if isinstance(data["raw_reasoning"], bool):
+                result["raw_reasoning"] = data["raw_reasoning"]
+            else:
+                self.fail(line_of(data, "raw_reasoning"), f"'raw_reasoning' in {where} must be true or false")
         return result
 
     def text_chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk | Fault] | None:
@@ -307,13 +314,16 @@ class AnswerChecks(EndpointChecks):
             spec = self.mapping(value, line, f"'error' in {where}")
             if spec is None:
                 return None
-            self.keys(spec, _ERROR_FIELDS, f"'error' in {where}")
+            self.keys(spec, _STREAM_ERROR_KEYS, f"'error' in {where}")
             fields = {
                 key: self.text(spec, key, where, nullable=key in ("code", "param"))
                 for key in _ERROR_FIELDS
                 if key in spec
             }
-            return Fault("error", delay, error={**MID_STREAM_ERROR, **fields}, standalone=standalone)
+            if "status" not in spec:
+                return Fault("error", delay, error={**MID_STREAM_ERROR, **fields}, standalone=standalone)
+            status = self.status(spec, where)
+            return None if status is None else Fault("error", delay, error=fields, standalone=standalone, status=status)
         if value is not True:  # disconnect, end, keepalive
             self.fail(line, f"'{kind}' in {where} must be true, got {short(value)}")
             return None
@@ -337,12 +347,8 @@ class AnswerChecks(EndpointChecks):
         if "status" not in spec:
             self.fail(line_of(data, "error"), f"{where} has no 'status'")
             return None
-        status = spec["status"]
-        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-            self.fail(
-                line_of(spec, "status"),
-                f"'status' in {where} must be an HTTP error status 400-599, got {short(status)}",
-            )
+        status = self.status(spec, where)
+        if status is None:
             return None
         # message and type are always text in the envelope; code and param may be null
         fields = {
@@ -368,6 +374,16 @@ class AnswerChecks(EndpointChecks):
             latency_ms=timing.get("latency_ms", 0.0),
             jitter_ms=timing.get("jitter_ms", 0.0),
         )
+
+    def status(self, spec: Mapping[str, Any], where: str) -> int | None:
+        status = spec["status"]
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            self.fail(
+                line_of(spec, "status"),
+                f"'status' in {where} must be an HTTP error status 400-599, got {short(status)}",
+            )
+            return None
+        return status
 
     def http_date(self, spec: Mapping[str, Any], key: str, where: str) -> str | None:
         value = spec[key]

@@ -130,8 +130,11 @@ class Fault:
     kind: FaultKind
     delay_ms: float | None = None  # the wait before it; for a stall, how long nothing is sent
     raw: bytes = b""  # for raw: the bytes, verbatim
-    error: Mapping[str, Any] | None = None  # for error: the error object sent in the event
-    standalone: bool = False  # for error, in the Responses API: an `error` event rather than `response.failed`
+    # For error: the error object sent in the event; with `status`, only the fields the script gave (the rest are
+    # that status's defaults, filled in when the model is known).
+    error: Mapping[str, Any] | None = None
+    standalone: bool = False  # for error, in the Responses API: the flat `error` event alone
+    status: int | None = None  # for error: the HTTP status whose default error this is (not streaming: the status)
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,7 @@ class Answer:
     usage: Usage | None = None
     model: str | None = None
     chaos: ChaosSpec | None = None
+    raw_reasoning: bool | None = None  # stream reasoning text as open-weight servers do (None: the server's default)
     # Other answers for requests with n > 1: choice i answers with choices[i % len(choices)].
     choices: tuple[Answer, ...] = ()
     # What /v1/embeddings and /v1/moderations answer, per input (repeating); None: computed from the input.

@@ -69,3 +69,26 @@ def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
         if isinstance(name, str):
             total += count_tokens(name) + 1
     return total
+
+
+def tool_tokens(tools: Iterable[Any]) -> int:
+    """The prompt tokens tool definitions cost: the model reads every definition, so a request offering tools
+    counts more input tokens than its messages alone. Per function: a fixed overhead, its name and description,
+    and per parameter its name, type, description and allowed values; a fixed end once any tool is offered."""
+    total = 0
+    for tool in tools:
+        if not isinstance(tool, Mapping):
+            continue
+        total += 8
+        if tool.get("type") != "function":
+            continue
+        total += count_tokens(str(tool.get("name") or "")) + count_tokens(str(tool.get("description") or ""))
+        parameters = tool.get("parameters")
+        properties = parameters.get("properties") if isinstance(parameters, Mapping) else None
+        for key, spec in properties.items() if isinstance(properties, Mapping) else ():
+            total += 3 + count_tokens(str(key))
+            if isinstance(spec, Mapping):
+                total += count_tokens(str(spec.get("type") or "")) + count_tokens(str(spec.get("description") or ""))
+                enum = spec.get("enum")
+                total += sum(1 + count_tokens(str(value)) for value in enum) if isinstance(enum, list) else 0
+    return total + 12 if total else 0

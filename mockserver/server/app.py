@@ -1,5 +1,5 @@
-"""The HTTP app: the routes of every wire format at `/v1/...` and `/session/NAME/v1/...`, the model catalogue,
-the control API, and the middleware around them all."""
+"""The HTTP app: the routes of every wire format at `/v1/...` and `/session/NAME/v1/...`, stored responses and
+conversations, the model catalogue, the control API, and the middleware around them all."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from ..engine.selection import Selector
 from ..scenario.model import Scenario
 from ..wire import catalogue, chat, completions, embeddings, moderations, responses
 from ..wire.contract import WholeFormat, WireFormat
-from . import control, scrape
-from .exchange import current
+from . import control, conversation_routes, response_routes, scrape
+from .exchange import base_headers, current
+from .keeper import KEEPER
 from .middleware import MAX_BODY, api_middleware
-from .pipeline import answer, answer_whole
+from .pipeline import Keeper, answer, answer_whole
 from .sessions import SESSION_PREFIX
 from .settings import Settings
 from .state import STATE, State
@@ -29,15 +30,21 @@ WIRE_FORMATS: Mapping[str, WireFormat[Any, Any]] = {
 }
 # The wire formats that never stream.
 WHOLE_FORMATS: Mapping[str, WholeFormat[Any, Any]] = {"/embeddings": embeddings, "/moderations": moderations}
+KEEPERS: Mapping[str, Keeper] = {"/responses": KEEPER}  # the wire formats whose answers are kept
 
 
 async def list_models(request: web.Request) -> web.Response:
-    return web.json_response(catalogue.listing(request.app[STATE].selector.visible(current().session)))
+    listing = catalogue.listing(request.app[STATE].selector.visible(current().session))
+    return web.json_response(listing, headers=base_headers(current()))
 
 
 async def get_model(request: web.Request) -> web.Response:
     visible = request.app[STATE].selector.visible(current().session)
-    return web.json_response(catalogue.one_model(visible, request.match_info["model"]))
+    return web.json_response(catalogue.one_model(visible, request.match_info["model"]), headers=base_headers(current()))
+
+
+async def _stop_background(app: web.Application) -> None:
+    await app[STATE].store.close()
 
 
 def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = None) -> web.Application:
@@ -46,11 +53,14 @@ def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = N
     app[STATE] = State(Selector(scenarios), settings or Settings())
     for prefix in ("", SESSION_PREFIX + "{session}"):
         for path, wire in WIRE_FORMATS.items():
-            app.router.add_post(prefix + "/v1" + path, partial(answer, wire=wire))
+            app.router.add_post(prefix + "/v1" + path, partial(answer, wire=wire, keeper=KEEPERS.get(path)))
         for path, whole in WHOLE_FORMATS.items():
             app.router.add_post(prefix + "/v1" + path, partial(answer_whole, wire=whole))
         app.router.add_get(prefix + "/v1/models", list_models)
         app.router.add_get(prefix + "/v1/models/{model:.+}", get_model)
+        response_routes.add_routes(app, prefix + "/v1")
+        conversation_routes.add_routes(app, prefix + "/v1")
     control.add_routes(app)
     scrape.add_routes(app)
+    app.on_shutdown.append(_stop_background)
     return app

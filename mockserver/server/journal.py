@@ -58,6 +58,7 @@ class Entry:
     tool_results: list[dict[str, str]] | None = None
     notes: list[str] | None = None  # what the request changed in the scripted answer (tool_choice, stop, ...)
     miss: list[dict[str, str]] | None = None  # no scenario answered: the closest ones, and the rule each failed
+    store_miss: str | None = None  # a stored object looked up in vain because --store-size dropped it
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

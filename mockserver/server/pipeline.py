@@ -1,6 +1,6 @@
 """The pipeline every wire format shares: read the body, choose the scenario, count it against its quota, draw
 chaos, plan, then stream on time or answer whole. A wire format only checks its requests and renders plans
-(`wire/contract.py`)."""
+(`wire/contract.py`); one whose answers are kept (the Responses API) adds a `Keeper`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import asyncio
 import json
 import random
 import re
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -19,10 +20,10 @@ from ..engine.obey import obey
 from ..engine.plan import Plan, error_latency, faults_only, first_ending, make_plans
 from ..engine.selection import ScenarioMiss
 from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, sleep_until, write_events
-from ..scenario.model import MID_STREAM_ERROR, Answer, ErrorReply
+from ..scenario.model import Answer, ErrorReply
 from ..wire import params
 from ..wire.contract import Renders, WholeFormat, WireFormat
-from ..wire.errors import ApiError, invalid, scripted_error
+from ..wire.errors import ApiError, Counts, fault_reply, invalid, scripted_error
 from . import admission
 from .agent_journal import record_calls, record_notes, record_request
 from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms, stream_outcome
@@ -36,29 +37,65 @@ _BAD_JSON = (
 )
 
 
+class Keeper(Protocol):
+    """What a wire format whose answers are kept adds to the pipeline."""
+
+    def before_choice(self, request: web.Request, ask: Any) -> None:
+        """Read what the request refers to (earlier turns) into `ask`, or refuse it as the real API does."""
+
+    def take_over(
+        self, request: web.Request, plans: list[Plan], ask: Any, envelope: Any, headers: Mapping[str, str]
+    ) -> Awaitable[web.StreamResponse] | None:
+        """The answer, when the keeper gives it itself (a background response, with these rate-limit headers);
+        None to answer as usual."""
+
+    def answered(self, request: web.Request, plans: list[Plan], ask: Any, envelope: Any) -> None:
+        """Keep what was answered."""
+
+
 @dataclass
 class _Turn:
-    """A request checked, chosen, counted and planned, at the moment its answer may start."""
+    """A request checked, chosen, counted and planned."""
 
     ask: Ask
     plans: list[Plan]
     envelope: Any
-    headers: dict[str, str]
+    counts: Counts | None  # the rate-limit counts its answer reports (None: a format that reports none)
     start: float  # loop time of the status line
 
+    def headers(self) -> dict[str, str]:
+        """The answer's headers, at the time they are sent."""
+        headers = base_headers(current())
+        if self.counts is not None:
+            headers.update(self.counts.headers())
+        return headers
 
-async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.StreamResponse:
+
+async def answer(request: web.Request, wire: WireFormat[Any, Any], keeper: Keeper | None = None) -> web.StreamResponse:
     """A request of a wire format that streams when asked to."""
-    turn = await _prepare(request, wire, counted=True)
+    turn = await _prepare(request, wire, counted=True, keeper=keeper)
+    if keeper is not None:
+        limits = turn.counts.headers() if turn.counts is not None else {}
+        taken = keeper.take_over(request, turn.plans, turn.ask, turn.envelope, limits)
+        if taken is not None:
+            return await taken
+    await sleep_until(turn.start)
     if not turn.ask.stream:
-        return await _whole(wire, turn)
+        response = await _whole(wire, turn)
+        if keeper is not None:
+            keeper.answered(request, turn.plans, turn.ask, turn.envelope)
+        return response
     exchange = current()
     ending = first_ending(turn.plans)
-    response = EventStreamResponse(headers={**turn.headers, **wire.STREAM_HEADERS})
+    response = EventStreamResponse(headers={**turn.headers(), **wire.STREAM_HEADERS})
     outcome = exchange.outcome = stream_outcome(exchange, turn.plans, request.app[STATE].metrics)
     events = wire.stream_events(turn.plans, turn.ask, turn.envelope)
     cut = ending is not None and ending.kind == "disconnect"
-    await write_events(request, response, events, turn.start, outcome, cut=cut)
+    try:
+        await write_events(request, response, events, turn.start, outcome, cut=cut)
+    finally:  # a client that left does not undo the answer
+        if keeper is not None:
+            keeper.answered(request, turn.plans, turn.ask, turn.envelope)
     if ending is not None and outcome.ended == COMPLETED:
         outcome.ended = FAULT
     return response
@@ -68,17 +105,21 @@ async def answer_whole(request: web.Request, wire: WholeFormat[Any, Any]) -> web
     """A request of a wire format that never streams: its deltas play no part, only the answer's timing and
     faults."""
     turn = await _prepare(request, wire, counted=wire.RATE_LIMITED, content=False)
-    turn.headers.update(wire.answer_headers(turn.plans, turn.ask))
-    return await _whole(wire, turn, offload=True)
+    await sleep_until(turn.start)
+    return await _whole(wire, turn, own_headers=wire.answer_headers(turn.plans, turn.ask), offload=True)
 
 
-async def _prepare(request: web.Request, wire: Renders[Any, Any], counted: bool, content: bool = True) -> _Turn:
-    """Everything before the answer: read and check the request, choose the scenario, count it against its
-    quota (`counted`), draw chaos, plan, and wait for the status line's time."""
+async def _prepare(
+    request: web.Request, wire: Renders[Any, Any], counted: bool, content: bool = True, keeper: Keeper | None = None
+) -> _Turn:
+    """Everything before the answer: read and check the request (and what it refers to), choose the scenario,
+    count it against its quota (`counted`), obey what the request constrains, draw chaos, plan."""
     state = request.app[STATE]
     exchange = current()
     try:
         ask = admission.parse(wire, await read_json(request, exchange), state.settings)
+        if keeper is not None:
+            keeper.before_choice(request, ask)
     except ApiError as exc:
         raise _told_counts(exc, state, exchange.session, counted) from None
     record_request(exchange.entry, ask)
@@ -124,16 +165,12 @@ async def _prepare(request: web.Request, wire: Renders[Any, Any], counted: bool,
         raise scripted_error(step, ask.model, counts)
     if ask.obfuscation is None:
         ask.obfuscation = state.settings.obfuscation
+    ask.raw_reasoning = state.settings.raw_reasoning
     plans = make_plans(step if content else faults_only(step), ask, state.settings.speed, rng)
     exchange.timeline = plans[0].timeline
     envelope = wire.make_envelope(plans, state.rng)
     record_calls(exchange.entry, plans[0], wire.call_ids(envelope))
-    start = exchange.start + plans[0].timeline.latency
-    await sleep_until(start)
-    headers = base_headers(exchange)
-    if counts is not None:
-        headers.update(counts.headers())
-    return _Turn(ask, plans, envelope, headers, start)
+    return _Turn(ask, plans, envelope, counts, exchange.start + plans[0].timeline.latency)
 
 
 def _told_counts(exc: ApiError, state: State, session: str, counted: bool) -> ApiError:
@@ -143,24 +180,27 @@ def _told_counts(exc: ApiError, state: State, session: str, counted: bool) -> Ap
     return exc
 
 
-async def _whole(wire: Renders[Any, Any], turn: _Turn, offload: bool = False) -> web.StreamResponse:
-    """The answer as one JSON body, when the scripted stream would have ended; an ending fault makes it a 500
-    or a cut connection. With `offload`, the body is rendered in a thread: thousands of vectors take seconds
-    of work, and the other requests must not wait for it."""
+async def _whole(
+    wire: Renders[Any, Any], turn: _Turn, own_headers: Mapping[str, str] | None = None, offload: bool = False
+) -> web.StreamResponse:
+    """The answer as one JSON body, when the scripted stream would have ended; an ending fault makes it an HTTP
+    error or a cut connection. With `offload`, the body is rendered in a thread: thousands of vectors take
+    seconds of work, and the other requests must not wait for it."""
     exchange = current()
+    headers = turn.headers()
+    headers.update(own_headers or {})
     await sleep_until(turn.start + max(plan.finish_at for plan in turn.plans))
     ending = first_ending(turn.plans)
     if ending is not None and ending.kind == "error":
-        error = ending.error or MID_STREAM_ERROR
-        raise ApiError(500, error["message"], error["type"], error["param"], error["code"])
+        raise scripted_error(fault_reply(ending, turn.ask.model), turn.ask.model, turn.counts)
     if ending is not None and ending.kind == "disconnect":
         raise ConnectionCut
-    turn.headers["openai-processing-ms"] = processing_ms(exchange)
+    headers["openai-processing-ms"] = processing_ms(exchange)
     if offload:
         body = await asyncio.to_thread(wire.completion_body, turn.plans, turn.ask, turn.envelope)
     else:
         body = wire.completion_body(turn.plans, turn.ask, turn.envelope)
-    return web.Response(body=body, content_type="application/json", headers=turn.headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 async def read_json(request: web.Request, exchange: Exchange) -> dict[str, Any]:

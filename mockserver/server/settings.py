@@ -126,6 +126,19 @@ class Settings:
         _flag,
         kind="switch",
     )
+    store_size: int = option(
+        10_000,
+        "responses and conversations kept in memory; the least recently used beyond N are dropped",
+        _journal_size,
+        "N",
+    )
+    raw_reasoning: bool = option(
+        False,
+        "stream reasoning text as open-weight servers do (reasoning_content on chat, response.reasoning_text.* on "
+        "Responses) instead of only counting it, as OpenAI's models do",
+        _flag,
+        kind="switch",
+    )
     # The `obfuscation` field on stream chunks, unless a request turns it off.
     obfuscation: bool = option(
         True, "leave the obfuscation padding out of stream chunks unless a request asks for it", _flag, kind="negative"

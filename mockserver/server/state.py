@@ -16,6 +16,7 @@ from .journal import Journal
 from .metrics import Metrics
 from .ratelimits import Limiter
 from .settings import Settings
+from .store import Store
 
 # Sessions whose sequence counts, draws and scenarios are kept (the journal is bounded on its own).
 MAX_SESSIONS = 10_000
@@ -26,6 +27,7 @@ class State:
     selector: Selector
     settings: Settings
     journal: Journal = field(init=False)
+    store: Store = field(init=False)  # stored responses and conversations
     rng: random.Random = field(init=False)
     chaos: ChaosSpec | None = field(init=False)  # the server's chaos rates, changeable at run time
     limits: Limiter = field(init=False)  # the quotas and the rate-limit counts
@@ -36,6 +38,7 @@ class State:
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.settings.journal_size)
+        self.store = Store(self.settings.store_size)
         # Ids come from a seeded generator: a fresh server given the same requests sends the same bytes,
         # `created` timestamps aside.
         self.rng = random.Random(self.settings.seed)
@@ -64,11 +67,12 @@ class State:
         return count
 
     def reset(self, session: str | None = None) -> None:
-        """Forget sequence counts, draws, rate-limit counts and journal entries: all, or one session's (and its
-        scenarios and quota)."""
+        """Forget sequence counts, draws, rate-limit counts, journal entries and stored objects: all, or one
+        session's (and its scenarios and quota)."""
         self.selector.reset(session)
         self.limits.reset(session)
         self.journal.clear(session)
+        self.store.reset(session)
         # The session is the last part of every draw key.
         self.draws = {key: n for key, n in self.draws.items() if session is not None and key[-1] != session}
 

@@ -1,9 +1,9 @@
 """Judging the client from the journal: did it retry, wait and give up as the API asks?
 
-Requests are grouped into calls: one call's attempts are consecutive requests of a session with the same body,
-each following a failed one. The SDKs' own `x-stainless-retry-count` is not trusted to start a new call: a
-hand-written retry loop around an SDK sends 0 on every attempt, and it is exactly the loop to judge. Every
-finding is explained in one sentence.
+Requests are grouped into calls: one call's attempts are consecutive requests of a session to the same route
+with the same body, each following a failed one. The SDKs' own `x-stainless-retry-count` is not trusted to start
+a new call: a hand-written retry loop around an SDK sends 0 on every attempt, and it is exactly the loop to
+judge. Every finding is explained in one sentence.
 """
 
 from __future__ import annotations
@@ -57,6 +57,11 @@ def _retryable(entry: Entry) -> bool:
     return entry.status is None or entry.status in RETRYABLE or entry.status >= 500 or entry.ended != "completed"
 
 
+def _call_of(entry: Entry) -> tuple[str, str, Any]:
+    """What the attempts of one call share: bodiless reads of different stored objects are different calls."""
+    return entry.method, entry.path, entry.body
+
+
 def calls(entries: Iterable[Entry]) -> list[list[Entry]]:
     """The journal's API requests grouped into calls: lists of attempts, oldest first."""
     result: list[list[Entry]] = []
@@ -65,7 +70,7 @@ def calls(entries: Iterable[Entry]) -> list[list[Entry]]:
         if entry.status is None and entry.ended == "in progress":
             continue
         chain = last.get(entry.session)
-        if chain and _failed(chain[-1]) and entry.body == chain[-1].body:
+        if chain and _failed(chain[-1]) and (entry.method, entry.path, entry.body) == _call_of(chain[-1]):
             chain.append(entry)
         else:
             chain = [entry]

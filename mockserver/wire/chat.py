@@ -22,6 +22,7 @@ from ..engine.ask import Ask
 from ..engine.plan import Plan
 from ..engine.writer import Due
 from ..scenario.model import CONTENT, ENDINGS, REASONING, REFUSAL, TOOL_CALL, Chunk, FaultKind, MemoKind
+from . import reasoning
 from .chat_request import parse_request
 from .encode import compact, json_str, padding
 from .errors import stream_ending
@@ -41,7 +42,16 @@ class Envelope:
     created: int
     fingerprint: str
     call_ids: tuple[tuple[str, ...], ...] = ()  # per choice, per tool call
-    service_tier: str = "default"
+
+
+# The tier a chat answer reports for the one asked: `auto` (and no tier) is served by `default`, `fast` by
+# `priority`; others come back as asked.
+TIERS = {"auto": "default", "fast": "priority"}
+
+
+def service_tier(ask: Ask) -> str:
+    asked = ask.service_tier or "auto"
+    return TIERS.get(asked, asked)
 
 
 def make_envelope(plans: list[Plan], rng: random.Random) -> Envelope:
@@ -58,8 +68,9 @@ def call_ids(envelope: Envelope) -> tuple[str, ...]:
     return envelope.call_ids[0] if envelope.call_ids else ()
 
 
-def usage_object(plans: list[Plan]) -> dict[str, Any]:
-    completion = sum(plan.completion_tokens for plan in plans)
+def usage_object(plans: list[Plan], ask: Ask) -> dict[str, Any]:
+    """Usage; reasoning a reasoning model did without a script for it counts among the completion tokens."""
+    completion = sum(plan.completion_tokens + reasoning.unscripted_tokens(plan, ask) for plan in plans)
     prompt = plans[0].prompt_tokens
     return {
         "prompt_tokens": prompt,
@@ -67,7 +78,7 @@ def usage_object(plans: list[Plan]) -> dict[str, Any]:
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": sum(plan.reasoning_tokens for plan in plans),
+            "reasoning_tokens": sum(reasoning.tokens(plan, ask) for plan in plans),
             "audio_tokens": 0,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
@@ -140,9 +151,10 @@ def _tool_header(plan: Plan, chunk: Chunk, call_id: str, opens: bool, style: _St
 _ITEMS = MemoKind[list[bytes]]("chat items")
 
 
-def _items(plan: Plan, choice: int, envelope: Envelope, style: _Style) -> list[bytes]:
-    """The items of a plan's chunks for one choice. Serialized once per answer and request style; only what
-    differs per request — tool-call ids, a chunk cut by max_tokens, another choice's index — is made anew."""
+def _items(plan: Plan, choice: int, envelope: Envelope, style: _Style, opens: int | None) -> list[bytes]:
+    """The items of a plan's chunks for one choice (`opens`: the position of the first one sent). Serialized once
+    per answer and request style; only what differs per request — tool-call ids, a chunk cut by max_tokens,
+    another choice's index — is made anew."""
     chunks = plan.answer.chunks
     cached = plan.answer.memo.get(_ITEMS, style, lambda: [_item(chunk, i, style) for i, chunk in enumerate(chunks)])
     if not (plan.cut or plan.answer.tool_calls or choice):
@@ -154,54 +166,59 @@ def _items(plan: Plan, choice: int, envelope: Envelope, style: _Style) -> list[b
         if chunk.kind == TOOL_CALL:
             assert chunk.tool is not None
             call_id = envelope.call_ids[choice][chunk.tool]
-            items[position] = _tool_header(plan, chunk, call_id, position == 0, style)
+            items[position] = _tool_header(plan, chunk, call_id, position == opens, style)
     if choice:
         index = str(choice).encode()
         items = [index + item[1:] for item in items]
     return items
 
 
-def _opening(plan: Plan, style: _Style) -> bytes | None:
-    """The role chunk's item, or None when the answer opens with a tool call (the role travels in it)."""
-    first = plan.chunks[0].kind if plan.chunks else CONTENT
+def _opening(plan: Plan, style: _Style, opens: int | None) -> bytes | None:
+    """The role chunk's item, or None when the answer opens with a tool call (the role travels in it). With
+    logprobs, its empty list is the one the answer fills: `content`, or `refusal` for a refusal."""
+    first = plan.chunks[opens].kind if opens is not None else CONTENT
     if first == TOOL_CALL:
         return None
-    delta = (
-        b'{"role":"assistant","content":null,"refusal":""}'
-        if first == REFUSAL
-        else (b'{"role":"assistant","content":"","refusal":null}')
-    )
-    return style.item(delta, "role", b'{"content":[],"refusal":null}' if style.top is not None else b"null")
+    if first == REFUSAL:
+        delta, logprobs = b'{"role":"assistant","content":null,"refusal":""}', b'{"content":null,"refusal":[]}'
+    else:
+        delta, logprobs = b'{"role":"assistant","content":"","refusal":null}', b'{"content":[],"refusal":null}'
+    return style.item(delta, "role", logprobs if style.top is not None else b"null")
 
 
 def _choice_events(
-    plan: Plan, choice: int, head: bytes, envelope: Envelope, style: _Style, single: bool
+    plan: Plan, choice: int, head: bytes, envelope: Envelope, style: _Style, single: bool, hide: bool
 ) -> Iterator[tuple[float, int, bytes, int, FaultKind | None]]:
     """One choice's events: (due, order, bytes, chunks, ending). Its finish chunk is the last; the usage
     chunk and `[DONE]` are the caller's. With `single`, each chunk is an event of its own, so that choices
-    interleave chunk by chunk."""
+    interleave chunk by chunk. With `hide`, reasoning chunks send nothing: their time passes in silence."""
     index = str(choice).encode()
-    items = _items(plan, choice, envelope, style)
-    opening = _opening(plan, style)
+    chunks = plan.chunks
+    opens = next((i for i, chunk in enumerate(chunks) if not (hide and chunk.kind == REASONING)), None)
+    items = _items(plan, choice, envelope, style, opens)
+    opening = _opening(plan, style, opens)
     role = head + index + opening[1:] if opening is not None else b""
     order = 0  # counts this choice's events: equal times keep choices in step, event by event
     for at, first, last, fault in plan.events:
         order += 1
         if fault is None:
             for start, stop in ((i, i + 1) for i in range(first, last)) if single else ((first, last),):
-                run = head + head.join(items[start:stop])
-                if start == 0 and role:
-                    yield at, order, role + run, stop + 1, None
+                sent = [items[i] for i in range(start, stop) if not (hide and chunks[i].kind == REASONING)]
+                if not sent:
+                    continue  # hidden reasoning: its time passes, nothing is sent
+                run = head + head.join(sent)
+                if opens is not None and start <= opens and role:
+                    yield at, order, role + run, len(sent) + 1, None
                 else:
-                    yield at, order, run, stop - start, None
+                    yield at, order, run, len(sent), None
                 order += 1
         elif fault.kind in ENDINGS:
-            yield at, order, stream_ending(fault), int(fault.kind == "error"), fault.kind
+            yield at, order, stream_ending(fault, plan.model), int(fault.kind == "error"), fault.kind
             return
         else:
             yield at, order, fault.raw, 0, None
     finish = style.item(b"{}", f"finish:{choice}", finish=json_str(plan.finish_reason).encode())
-    opened = bool(plan.chunks) or not role
+    opened = opens is not None or not role
     yield plan.finish_at, order + 1, (b"" if opened else role) + head + index + finish[1:], 1 + (not opened), None
 
 
@@ -212,16 +229,17 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[D
     asked for) and `[DONE]`; a scripted fault ends the stream in their place."""
     prefix = (
         f'data: {{"id":"{envelope.id}","object":"chat.completion.chunk","created":{envelope.created},'
-        f'"model":{json_str(plans[0].model)},"service_tier":"{envelope.service_tier}",'
+        f'"model":{json_str(plans[0].model)},"service_tier":{json_str(service_tier(ask))},'
         f'"system_fingerprint":"{envelope.fingerprint}","choices":['
     ).encode()
     head = prefix + b'{"index":'
     style = _Style(ask.include_usage, ask.obfuscation is not False, ask.top_logprobs if ask.logprobs else None)
     if len(plans) == 1:
-        events = _choice_events(plans[0], 0, head, envelope, style, single=False)
+        events = _choice_events(plans[0], 0, head, envelope, style, False, not reasoning.raw(plans[0], ask))
     else:
         streams = [
-            _choice_events(plan, choice, head, envelope, style, single=True) for choice, plan in enumerate(plans)
+            _choice_events(plan, choice, head, envelope, style, True, not reasoning.raw(plan, ask))
+            for choice, plan in enumerate(plans)
         ]
         events = heapq.merge(*streams, key=lambda event: event[:2])
     pending: Due | None = None
@@ -236,7 +254,7 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[D
     assert pending is not None  # every choice ends with its finish chunk
     at, data, chunks = pending
     if ask.include_usage:
-        usage = prefix + b'],"usage":' + compact(usage_object(plans))
+        usage = prefix + b'],"usage":' + compact(usage_object(plans, ask))
         data += usage + (padding("usage") if style.obfuscation else b"") + b"}\n\n"
         chunks += 1
     yield Due(at, data + b"data: [DONE]\n\n", chunks)
@@ -254,7 +272,7 @@ def completion_body(plans: list[Plan], ask: Ask, envelope: Envelope) -> bytes:
             "refusal": plan.text(REFUSAL) or None,
             "annotations": [],
         }
-        if plan.text(REASONING):
+        if plan.text(REASONING) and reasoning.raw(plan, ask):
             message["reasoning_content"] = plan.text(REASONING)
         if calls:
             message["tool_calls"] = [
@@ -279,8 +297,8 @@ def completion_body(plans: list[Plan], ask: Ask, envelope: Envelope) -> bytes:
         "created": envelope.created,
         "model": plans[0].model,
         "choices": choices,
-        "usage": usage_object(plans),
-        "service_tier": envelope.service_tier,
+        "usage": usage_object(plans, ask),
+        "service_tier": service_tier(ask),
         "system_fingerprint": envelope.fingerprint,
     }
     return json.dumps(body, ensure_ascii=False).encode()

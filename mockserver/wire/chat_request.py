@@ -88,6 +88,8 @@ def _parse(body: Mapping[str, Any], model: str) -> Ask:
         metadata=body.get("metadata") or {},
         tool_tokens=tool_tokens,
         model_refusal=chat_limits(model, key if limit is not None else None, limit, prompt_tokens, tool_tokens),
+        reasoning_effort=params.optional(body, "reasoning_effort", str, "a string"),
+        service_tier=params.optional(body, "service_tier", str, "a string"),
     )
 
 

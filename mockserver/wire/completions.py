@@ -116,7 +116,7 @@ def stream_events(plans: list[Plan], ask: CompletionsAsk, envelope: Envelope) ->
         if not isinstance(event, Fault):
             yield Due(at, head + event + tail, 1)
         elif event.kind in ENDINGS:
-            yield Due(at, stream_ending(event), int(event.kind == "error"))
+            yield Due(at, stream_ending(event, plans[0].model), int(event.kind == "error"))
             return
         else:
             yield Due(at, event.raw, 0)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from http import HTTPStatus
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
@@ -59,6 +59,33 @@ QUOTA_MESSAGE = (
 
 # The limits answers report when no quota applies: generous, and never enforced.
 RATE_LIMITS = {"requests": 10000, "tokens": 30000000}
+
+# status (and code) -> (message, type, code, param) of a failure inside a stream that has already answered 200:
+# the bodies the real API sends there (`{model}` and `{wait}` filled in) differ from its HTTP errors'.
+STREAM_FAILURES: dict[tuple[int, str | None], tuple[str, str, str | None, str | None]] = {
+    (429, "insufficient_quota"): (QUOTA_MESSAGE, "insufficient_quota", "insufficient_quota", None),
+    (429, None): (
+        "Rate limit reached for {model} in organization org-mockserver on tokens per min (TPM): Limit 30000, "
+        "Used 29937, Requested 385. Please try again in {wait}. "
+        "Visit https://platform.openai.com/account/rate-limits to learn more.",
+        "tokens",
+        "rate_limit_exceeded",
+        None,
+    ),
+    (503, None): (
+        "Our servers are currently overloaded. Please try again later.",
+        "service_unavailable_error",
+        "server_is_overloaded",
+        None,
+    ),
+    (400, "context_length_exceeded"): (
+        "Your input exceeds the context window of this model. Please adjust your input and try again.",
+        "invalid_request_error",
+        "context_length_exceeded",
+        "input",
+    ),
+    (500, None): (MID_STREAM_ERROR["message"], "server_error", None, None),
+}
 
 
 def default_error(status: int, code: str | None = None) -> tuple[str, str, str | None]:
@@ -176,12 +203,39 @@ def missing(param: str) -> ApiError:
     return invalid(f"Missing required parameter: '{param}'.", param, "missing_required_parameter")
 
 
-def stream_ending(fault: Fault) -> bytes:
+def stream_ending(fault: Fault, model: str) -> bytes:
     """What a fault that ends a `data:`-only stream (chat, legacy completions) sends: an error event then
     `[DONE]`; nothing for a disconnect or a clean early end."""
     if fault.kind != "error":
         return b""
-    return b"data: " + compact({"error": fault.error or MID_STREAM_ERROR}) + b"\n\ndata: [DONE]\n\n"
+    return b"data: " + compact({"error": fault_error(fault, model)}) + b"\n\ndata: [DONE]\n\n"
+
+
+def fault_error(fault: Fault, model: str) -> Mapping[str, Any]:
+    """The error object of an error fault, `{message, type, param, code}`: as scripted, or — for one scripted
+    with a `status` — that status's failure as the real API sends it inside a stream, with what the script gave
+    in its place."""
+    if fault.status is None:
+        return fault.error or MID_STREAM_ERROR
+    given = fault.error or {}
+    message, type_, code, param = STREAM_FAILURES.get(
+        (fault.status, given.get("code")), STREAM_FAILURES.get((fault.status, None), (None, None, None, None))
+    )
+    if message is None or type_ is None:
+        message, type_, code = default_error(fault.status, given.get("code"))
+    error = {"message": _filled(message, model, 1.0), "type": type_, "param": param, "code": code}
+    return {**error, **given}
+
+
+def fault_reply(fault: Fault, model: str) -> ErrorReply:
+    """An error fault as the HTTP error a request that does not stream gets in its place: the same error with its
+    status, or a 500 with the scripted error."""
+    error = fault_error(fault, model)
+    return ErrorReply(fault.status or 500, **error, given=frozenset(error))
+
+
+def _filled(message: str, model: str, wait: float) -> str:
+    return message.replace("{model}", model).replace("{wait}", go_duration(wait))
 
 
 def scripted_error(reply: ErrorReply, model: str, counts: Counts | None = None) -> ApiError:
@@ -194,7 +248,7 @@ def scripted_error(reply: ErrorReply, model: str, counts: Counts | None = None) 
     if "message" in reply.given:
         message = reply.message or ""
     else:
-        message = message.replace("{model}", model).replace("{wait}", go_duration(wait if wait is not None else 1.0))
+        message = _filled(message, model, wait if wait is not None else 1.0)
     headers: dict[str, str] = {}
     if counts is not None and reply.status == 429:
         headers.update(counts.exhausted(wait if wait is not None else 1.0))
@@ -234,3 +288,23 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         except (TypeError, ValueError):
             return None
     return None
+
+
+def not_found(kind: str, key: str) -> ApiError:
+    """The real API's 404 for a stored object it does not have: `Response with id 'resp_x' not found.`"""
+    return invalid(f"{kind} with id '{key}' not found.", status=404)
+
+
+def previous_response_not_found(key: str) -> ApiError:
+    return invalid(
+        f"Previous response with id '{key}' not found.", "previous_response_id", "previous_response_not_found"
+    )
+
+
+def mutually_exclusive() -> ApiError:
+    """`previous_response_id` and `conversation` together: verbatim as the real API says it, the empty quotes
+    and the shortened name included."""
+    return invalid(
+        "Mutually exclusive parameters: ''. Ensure you are only providing one of: 'pre..._id' or 'conversation'.",
+        code="mutually_exclusive_parameters",
+    )

@@ -1,12 +1,14 @@
 """The Responses API wire format (`POST /v1/responses`): rendering a plan as the typed `response.*` event stream or
-one `response` object (the request checks are in `responses_request`, the output items in `responses_items`).
+one `response` object (the request checks are in `responses_request`, the object in `responses_object`, the
+output items in `responses_items`).
 
 Every event is an `event: <type>` line and a `data:` line whose JSON starts with the same `type` and a
 `sequence_number` counting from 0 over the stream; there is no `[DONE]`. A plan's chunks become output items in
 order — a `reasoning` item, a `message` (its text or refusal as a content part), then one `function_call` item
 per tool call. An item opens (`output_item.added`, `content_part.added`) with its first chunk and closes (its
 `…done` events) when the next one opens or the answer ends; `response.created` and `response.in_progress` go out
-with the headers. Delta events are most of a stream, and all of a delta event after its ids — the delta, its
+with the headers. A background response opens with `response.created` and `response.queued`, and is in progress
+after its latency. Delta events are most of a stream, and all of a delta event after its ids — the delta, its
 logprobs, the padding — depends only on the scripted chunk, so it is serialized once per answer.
 """
 
@@ -15,118 +17,29 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
-import random
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..engine.plan import Plan
 from ..engine.writer import Due
-from ..scenario.model import ARGUMENTS, CONTENT, MID_STREAM_ERROR, REFUSAL, Chunk, Fault, FinishReason, MemoKind
+from ..scenario.model import ARGUMENTS, CONTENT, REFUSAL, Chunk, Fault, MemoKind
+from . import reasoning
 from .encode import compact, padding
-from .ids import base62, hex_token
+from .errors import fault_error
 from .logprobs import logprob_entries
 from .responses_items import REASONING_TEXT, REFUSAL_PART, SUMMARY_TEXT, TEXT_PART, Item, Part, PartKind, layout
+from .responses_object import RUNNING, STATUSES, Envelope, make_envelope, response_object, usage
 from .responses_request import ResponsesAsk, parse_request
 
 __all__ = ["STREAM_HEADERS", "call_ids", "completion_body", "make_envelope", "parse_request", "stream_events"]
-
-STREAM_HEADERS: Mapping[str, str] = {"Content-Type": "text/event-stream; charset=utf-8"}
-SUMMARIES = ("auto", "concise", "detailed")
-# finish_reason -> the response's status (its last output item's too) and its incomplete_details reason
-STATUSES: dict[FinishReason, tuple[str, str | None]] = {
-    "stop": ("completed", None),
-    "tool_calls": ("completed", None),
-    "length": ("incomplete", "max_output_tokens"),
-    "content_filter": ("incomplete", "content_filter"),
-}
-
-
-# --- ids and the response object -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """The ids drawn for one response: its own and its items'."""
-
-    id: str
-    created_at: int
-    reasoning_id: str
-    message_id: str
-    calls: tuple[tuple[str, str], ...]  # per tool call: its item id and its call id
-
-
-def make_envelope(plans: list[Plan], rng: random.Random) -> Envelope:
-    calls = plans[0].answer.tool_calls
-    return Envelope(
-        id="resp_" + hex_token(rng, 48),
-        created_at=int(time.time()),
-        reasoning_id="rs_" + hex_token(rng, 48),
-        message_id="msg_" + hex_token(rng, 48),
-        calls=tuple(("fc_" + hex_token(rng, 48), call.id or "call_" + base62(rng, 24)) for call in calls),
-    )
 
 
 def call_ids(envelope: Envelope) -> tuple[str, ...]:
     return tuple(call_id for _, call_id in envelope.calls)
 
 
-def _usage(plan: Plan) -> dict[str, Any]:
-    return {
-        "input_tokens": plan.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-        "output_tokens": plan.completion_tokens,
-        "output_tokens_details": {"reasoning_tokens": plan.reasoning_tokens},
-        "total_tokens": plan.prompt_tokens + plan.completion_tokens,
-    }
-
-
-def _response(
-    plan: Plan,
-    ask: ResponsesAsk,
-    envelope: Envelope,
-    status: str,
-    output: list[dict[str, Any]],
-    usage: dict[str, Any] | None,
-    error: dict[str, Any] | None = None,
-    incomplete: str | None = None,
-) -> dict[str, Any]:
-    """The response object, keys in the real API's order. The requested `service_tier` "auto" is reported as
-    "default" once the response is done, as the real API does."""
-    settings = ask.echoed
-    tier = settings.service_tier
-    return {
-        "id": envelope.id,
-        "object": "response",
-        "created_at": envelope.created_at,
-        "status": status,
-        "background": settings.background,
-        "error": error,
-        "incomplete_details": {"reason": incomplete} if incomplete else None,
-        "instructions": settings.instructions,
-        "max_output_tokens": settings.max_output_tokens,
-        "max_tool_calls": settings.max_tool_calls,
-        "model": plan.model,
-        "output": output,
-        "parallel_tool_calls": settings.parallel_tool_calls,
-        "previous_response_id": settings.previous_response_id,
-        "prompt_cache_key": settings.prompt_cache_key,
-        "reasoning": settings.reasoning,
-        "safety_identifier": settings.safety_identifier,
-        "service_tier": "default" if tier == "auto" and status != "in_progress" else tier,
-        "store": settings.store,
-        "temperature": settings.temperature,
-        "text": settings.text,
-        "tool_choice": settings.tool_choice,
-        "tools": settings.tools,
-        "top_logprobs": settings.top_logprobs,
-        "top_p": settings.top_p,
-        "truncation": settings.truncation,
-        "usage": usage,
-        "user": settings.user,
-        "metadata": settings.metadata,
-    }
+STREAM_HEADERS: Mapping[str, str] = {"Content-Type": "text/event-stream; charset=utf-8"}
 
 
 # --- delta events: serialized once per answer ----------------------------------------------------------------
@@ -222,11 +135,15 @@ def _lifecycle(kind: str, sequence: int, response: bytes) -> bytes:
 class _Renderer:
     """One response's output items, and its events in order, numbered as they are made."""
 
-    def __init__(self, plan: Plan, ask: ResponsesAsk, envelope: Envelope) -> None:
+    def __init__(self, plan: Plan, ask: ResponsesAsk, envelope: Envelope, sent: int | None = None) -> None:
         self.plan, self.ask, self.envelope = plan, ask, envelope
-        self.items = layout(plan, ask.echoed.reasoning.get("summary") in SUMMARIES)
+        self.style = reasoning.style(plan, ask, ask.echoed.reasoning.get("summary"))
+        thinking = not plan.reasoning_tokens and reasoning.unscripted_tokens(plan, ask) > 0
+        self.items = layout(plan, self.style, thinking, sent)
         self.tails = _tails(plan, ask.obfuscation is not False, ask.top_logprobs if ask.logprobs else None)
-        self.opening = {item.start: item for item in self.items}
+        self.opening: dict[int, list[Item]] = {}
+        for item in self.items:
+            self.opening.setdefault(item.start, []).append(item)
         self.parts = {part.start: part for item in self.items for part in item.parts}
         # Where an item or a part starts, and a last one past the end: runs of deltas go between them.
         self.boundaries = sorted({*self.opening, *self.parts, len(plan.chunks) + 1})
@@ -235,6 +152,7 @@ class _Renderer:
         self.item: Item | None = None  # the item open now, and its part
         self.part: Part | None = None
         self.ids = b""  # what the open item's (part's) delta events say after their sequence number
+        self.sent = 0  # chunks sent so far
 
     # --- what items say
 
@@ -269,9 +187,18 @@ class _Renderer:
         if item.kind == "message":
             return {"id": item_id, "type": "message", "status": status, "content": parts, "role": "assistant"}
         if item.kind == "reasoning":  # the real API gives reasoning items no status
-            if item.parts and item.parts[0].kind == SUMMARY_TEXT:
-                return {"id": item_id, "type": "reasoning", "summary": parts}
-            return {"id": item_id, "type": "reasoning", "summary": [], "content": parts}
+            summary = self.style == "summary"
+            found: dict[str, Any] = {
+                "id": item_id,
+                "type": "reasoning",
+                "summary": parts if summary else [],
+                "content": [] if summary else parts,
+            }
+            if reasoning.ENCRYPTED in self.ask.include:
+                found["encrypted_content"] = reasoning.encrypted_content(
+                    item_id, reasoning.tokens(self.plan, self.ask), self.envelope.created_at
+                )
+            return found
         return {
             "id": item_id,
             "type": "function_call",
@@ -285,33 +212,48 @@ class _Renderer:
         """The items as a finished response lists them: the last one with status `last`."""
         return [self.item_json(item, last if item is self.items[-1] else "completed") for item in self.items]
 
-    def response(self, status: str, output: list[dict[str, Any]], usage: dict[str, Any] | None, **more: Any) -> bytes:
-        return compact(_response(self.plan, self.ask, self.envelope, status, output, usage, **more))
+    def object(self, status: str, output: list[dict[str, Any]], usage: dict[str, Any] | None, **more: Any) -> bytes:
+        return compact(response_object(self.plan, self.ask, self.envelope, status, output, usage, **more))
 
     # --- events
 
     def start(self) -> bytes:
-        response = self.response("in_progress", [], None)
-        return _lifecycle("response.created", next(self.sequence), response) + _lifecycle(
-            "response.in_progress", next(self.sequence), response
-        )
+        """response.created and response.in_progress; for a background response, response.created and
+        response.queued (their keys in the order recorded for those: the response before its number)."""
+        if not self.ask.echoed.background:
+            response = self.object("in_progress", [], None)
+            created = _lifecycle("response.created", next(self.sequence), response)
+            return created + _lifecycle("response.in_progress", next(self.sequence), response)
+        queued = self.object("queued", [], None)
+        return b"".join(
+            b"event: " + kind + b'\ndata: {"type":"' + kind + b'","response":' + queued
+            + b',"sequence_number":%d}\n\n' % next(self.sequence)
+            for kind in (b"response.created", b"response.queued")
+        )  # fmt: skip
+
+    def in_progress(self) -> bytes:
+        """A background response's response.in_progress."""
+        return _lifecycle("response.in_progress", next(self.sequence), self.object("in_progress", [], None))
 
     def run(self, first: int, end: int) -> list[bytes]:
         """The events of chunks[first:end], due together: their deltas and, where an item or a part starts, the
-        events that close the one before and open it."""
+        events that close the one before and open it. Reasoning sent as nothing but its item has no deltas."""
         events: list[bytes] = []
         position = first
+        self.sent = end
         while position < end:
             events += self.advance(position)
             stop = min(end, self.boundaries[bisect.bisect_right(self.boundaries, position)])
             item = self.item
             assert item is not None
-            if position == item.start and item.kind == "function_call":
-                position += 1  # the call's header: it opened the item and has no delta of its own
             if item.kind == "function_call":
+                if position == item.start:
+                    position += 1  # the call's header: it opened the item and has no delta of its own
                 head = _DELTA_HEADS[ARGUMENTS]
+            elif self.part is None:  # reasoning that is not shown
+                position = stop
+                continue
             else:
-                assert self.part is not None  # a message or reasoning item is always in one of its parts
                 head = _DELTA_HEADS[self.part.kind]
             sequence, ids, tails = self.sequence, self.ids, self.tails
             events += [head + b"%d" % next(sequence) + ids + tails[at].data for at in range(position, stop)]
@@ -319,10 +261,9 @@ class _Renderer:
         return events
 
     def advance(self, position: int) -> list[bytes]:
-        """The events at a chunk position: closing the item (or part) that ends there, opening the next."""
+        """The events at a chunk position: closing the item (or part) that ends there, opening the next ones."""
         events = []
-        item = self.opening.get(position)
-        if item is not None:
+        for item in self.opening.get(position, ()):
             if self.item is not None:
                 events += self.close("completed")
             self.item = item
@@ -374,14 +315,13 @@ class _Renderer:
         item = self.item
         assert item is not None
         events = self.close_part() if self.part is not None else []
-        if item.kind == "function_call":
+        if item.kind == "function_call":  # its name is in the item, not in this event
             events.append(
                 _event(
                     "response.function_call_arguments.done",
                     next(self.sequence),
                     item_id=self.item_id(item),
                     output_index=item.index,
-                    name=self.plan.answer.tool_calls[item.call].name,
                     arguments=self.text(item.start, item.end),
                 )
             )
@@ -397,50 +337,109 @@ class _Renderer:
         events = self.advance(len(self.plan.chunks))
         if self.item is not None:
             events += self.close(status)
-        response = self.response(status, self.output(status), _usage(self.plan), incomplete=reason)
+        response = self.object(status, self.output(status), usage(self.plan, self.ask), incomplete=reason)
         events.append(_lifecycle("response." + status, next(self.sequence), response))
         return events
 
-    def fail(self, fault: Fault) -> bytes:
-        """A scripted error: `response.failed` with the items as they stood (no usage), or the standalone
-        `error` event."""
-        error = fault.error or MID_STREAM_ERROR
+    def fail(self, fault: Fault) -> list[bytes]:
+        """A scripted error: the `error` event with the error nested in it, then `response.failed` with the items
+        as they stood (no usage) — or, scripted `standalone`, the older flat `error` event alone."""
+        error = fault_error(fault, self.plan.model)
         if fault.standalone:
-            event = {"type": "error", "code": error["code"], "message": error["message"], "param": error["param"]}
-            return b"event: error\ndata: " + compact({**event, "sequence_number": next(self.sequence)}) + b"\n\n"
+            flat = {"type": "error", "code": error["code"], "message": error["message"], "param": error["param"]}
+            return [b"event: error\ndata: " + compact({**flat, "sequence_number": next(self.sequence)}) + b"\n\n"]
+        nested = {"type": error["type"], "code": error["code"], "message": error["message"], "param": error["param"]}
+        event = compact({"type": "error", "sequence_number": next(self.sequence), "error": nested})
         failure = {"code": error["code"] or "server_error", "message": error["message"]}
-        response = self.response("failed", self.output("incomplete"), None, error=failure)
-        return _lifecycle("response.failed", next(self.sequence), response)
+        response = self.object("failed", self.output("incomplete"), None, error=failure)
+        return [b"event: error\ndata: " + event + b"\n\n", _lifecycle("response.failed", next(self.sequence), response)]
+
+    def body(self, offset: float = 0.0) -> Iterator[tuple[Due, str]]:
+        """The events after the opening, each run when it is due (`offset` seconds later), with the response's
+        status once it is sent: the finish with the last chunk; a scripted error ends with response.failed (or
+        an `error` event); a cut or an early end stops where it is."""
+        for at, first, end, fault in self.plan.events:
+            if fault is None:
+                events = self.run(first, end)
+                yield Due(offset + at, b"".join(events), len(events)), "in_progress"
+            elif fault.kind == "error":
+                events = self.fail(fault)
+                yield Due(offset + at, b"".join(events), len(events)), "failed"
+                return
+            elif fault.kind in ("disconnect", "end"):
+                yield Due(offset + at, b"", 0), final_status(self.plan)
+                return
+            else:
+                yield Due(offset + at, fault.raw, 0), "in_progress"
+        events = self.finish()
+        yield Due(offset + self.plan.finish_at, b"".join(events), len(events)), final_status(self.plan)
+
+
+def final_status(plan: Plan) -> str:
+    """The status a response ends with: as its finish says, failed when a scripted error ends it. A stream cut
+    short by a fault is stored as the content so far, as a request that does not stream would get it."""
+    if plan.ending is not None and plan.ending.kind == "error":
+        return "failed"
+    return STATUSES[plan.finish_reason][0]
 
 
 def stream_events(plans: list[Plan], ask: ResponsesAsk, envelope: Envelope) -> Iterator[Due]:
     """The SSE body as (due time, bytes, events in them), rendered only when the writer asks for them:
     response.created and response.in_progress at once, each run of chunks when it is due, the finish with the
-    last one. A scripted error ends the stream with response.failed (or an `error` event); a cut or an early
-    end stops it where it is."""
-    plan = plans[0]
-    renderer = _Renderer(plan, ask, envelope)
+    last one."""
+    renderer = _Renderer(plans[0], ask, envelope)
     yield Due(0.0, renderer.start(), 2)
-    for at, first, end, fault in plan.events:
-        if fault is None:
-            events = renderer.run(first, end)
-            yield Due(at, b"".join(events), len(events))
-        elif fault.kind == "error":
-            yield Due(at, renderer.fail(fault), 1)
-            return
-        elif fault.kind in ("disconnect", "end"):
-            yield Due(at, b"", 0)
-            return
-        else:
-            yield Due(at, fault.raw, 0)
-    events = renderer.finish()
-    yield Due(plan.finish_at, b"".join(events), len(events))
+    for due, _ in renderer.body():
+        yield due
+
+
+class Background:
+    """A background response's events as time passes, from its creation: `response.created` and
+    `response.queued` at once, `response.in_progress` after the answer's latency, then its events, each with
+    the status the response has once it is sent. Each is made just before it is due: `sent` counts the chunks
+    made so far."""
+
+    def __init__(self, plans: list[Plan], ask: ResponsesAsk, envelope: Envelope) -> None:
+        self.plans, self.ask, self.envelope = plans, ask, envelope
+        self.renderer = _Renderer(plans[0], ask, envelope)
+
+    def events(self) -> Iterator[tuple[Due, str]]:
+        latency = self.renderer.plan.timeline.latency
+        yield Due(0.0, self.renderer.start(), 2), "queued"
+        yield Due(latency, self.renderer.in_progress(), 1), "in_progress"
+        yield from self.renderer.body(latency)
+
+    @property
+    def sent(self) -> int:
+        return self.renderer.sent
+
+    def cancelled(self, sequence: int, sent: int) -> bytes:
+        """How a cancelled background stream ends, after event `sequence - 1` and `sent` chunks: response.failed,
+        the response `cancelled` with what was produced so far."""
+        response = compact(snapshot(self.plans, self.ask, self.envelope, "cancelled", sent))
+        return _lifecycle("response.failed", sequence, response)
+
+
+def snapshot(
+    plans: list[Plan], ask: ResponsesAsk, envelope: Envelope, status: str, sent: int | None = None
+) -> dict[str, Any]:
+    """The response object as it stands with `status`: empty while it runs; a cancelled one with what its first
+    `sent` chunks produced (the last item still in progress); a finished one whole."""
+    plan = plans[0]
+    if status in RUNNING:
+        return response_object(plan, ask, envelope, status, [], None)
+    if status == "cancelled":
+        output = _Renderer(plan, ask, envelope, sent or 0).output("in_progress")
+        return response_object(plan, ask, envelope, status, output, None)
+    renderer = _Renderer(plan, ask, envelope)
+    if status == "failed" and plan.ending is not None:
+        error = fault_error(plan.ending, plan.model)
+        failure = {"code": error["code"] or "server_error", "message": error["message"]}
+        return response_object(plan, ask, envelope, status, renderer.output("incomplete"), None, error=failure)
+    status, reason = STATUSES[plan.finish_reason]
+    return response_object(plan, ask, envelope, status, renderer.output(status), usage(plan, ask), incomplete=reason)
 
 
 def completion_body(plans: list[Plan], ask: ResponsesAsk, envelope: Envelope) -> bytes:
     """The non-streaming response object: what response.completed (or .incomplete) would carry."""
-    plan = plans[0]
-    status, reason = STATUSES[plan.finish_reason]
-    output = _Renderer(plan, ask, envelope).output(status)
-    body = _response(plan, ask, envelope, status, output, _usage(plan), incomplete=reason)
-    return json.dumps(body, ensure_ascii=False).encode()
+    return json.dumps(snapshot(plans, ask, envelope, "completed"), ensure_ascii=False).encode()

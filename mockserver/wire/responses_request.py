@@ -48,6 +48,9 @@ class ResponseSettings:
 class ResponsesAsk(Ask):
     settings: ResponseSettings | None = None
     refuses_in_stream: ClassVar[bool] = True  # a context overflow comes as an `error` event in a 200 stream
+    input: Any = None  # the input as sent: stored, listed, carried into the next turn of a chain
+    include: tuple[str, ...] = ()
+    conversation_id: str | None = None  # the conversation the response belongs to (`conversation`)
 
     @property
     def echoed(self) -> ResponseSettings:
@@ -120,7 +123,7 @@ def _parse(body: Mapping[str, Any], model: str) -> ResponsesAsk:
         service_tier=body.get("service_tier") or "auto",
         store=_flag(body, "store", True),
         temperature=1.0 if temperature is None else float(temperature),
-        text={"format": {"type": "text"}, **(body.get("text") or {})},
+        text={"format": {"type": "text"}, "verbosity": "medium", **(body.get("text") or {})},
         tool_choice=body.get("tool_choice") or "auto",
         tools=_tools(body),
         top_logprobs=top_logprobs,
@@ -129,8 +132,8 @@ def _parse(body: Mapping[str, Any], model: str) -> ResponsesAsk:
         user=body.get("user"),
         metadata=body.get("metadata") or {},
     )
-    prompt_tokens = estimate_prompt_tokens(messages)
     tool_tokens = tools_request.tool_tokens(body)
+    prompt_tokens = estimate_prompt_tokens(messages) + tool_tokens  # the model reads every tool definition
     return ResponsesAsk(
         model=model,
         last_user=last_user,
@@ -140,6 +143,8 @@ def _parse(body: Mapping[str, Any], model: str) -> ResponsesAsk:
         logprobs=LOGPROBS in include,
         top_logprobs=top_logprobs,
         obfuscation=params.flag(options, "include_obfuscation", None),
+        reasoning_effort=settings.reasoning["effort"],
+        service_tier=settings.service_tier,
         settings=settings,
         messages=tuple(turns),
         tools=tools,
@@ -149,8 +154,27 @@ def _parse(body: Mapping[str, Any], model: str) -> ResponsesAsk:
         output=output,
         metadata=settings.metadata,
         tool_tokens=tool_tokens,
-        model_refusal=responses_limits(model, prompt_tokens + tool_tokens),
+        model_refusal=responses_limits(model, prompt_tokens),
+        input=body.get("input"),
+        include=tuple(entry for entry in include if isinstance(entry, str)),
+        conversation_id=_conversation(body),
     )
+
+
+def _conversation(body: Mapping[str, Any]) -> str | None:
+    """The conversation's id: given as the id, or as `{"id": ...}`."""
+    value = params.optional(body, "conversation", (str, Mapping), "one of a string or an object")
+    if isinstance(value, Mapping):
+        if not isinstance(value.get("id"), str):
+            raise missing("conversation.id")
+        return str(value["id"])
+    return str(value) if value is not None else None
+
+
+def turns_of(items: list[Any]) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
+    """Stored items (a response's input and output, a conversation's items) read as a request's input is: the
+    chat-like messages of the token estimate, the last user message's text, the turns."""
+    return _input(items)
 
 
 def _flag(body: Mapping[str, Any], key: str, default: bool) -> bool:

@@ -4,13 +4,12 @@ a choice that names a function not offered, a `response_format` / `text.format` 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from ..engine.ask import TEXT, OutputFormat, Tool, ToolMode
-from ..scenario.tokens import count_tokens
+from ..scenario import tokens
 from .errors import ApiError, invalid, missing
 from .params import not_supported, wrong_type
 
@@ -183,9 +182,18 @@ def responses_tools(body: Mapping[str, Any]) -> tuple[Tool, ...]:
 
 
 def tool_tokens(body: Mapping[str, Any]) -> int:
-    """Tokens the tool definitions take in the prompt (they count towards the context window)."""
+    """Tokens the tool definitions take in the prompt (they count towards the context window), for chat's tools
+    (`{"type": "function", "function": {...}}`) and the Responses API's (the function's fields beside `type`)."""
     tools = body.get("tools")
-    return count_tokens(json.dumps(tools, ensure_ascii=False)) if tools else 0
+    if not isinstance(tools, list):
+        return 0
+    flat = [
+        {"type": "function", **tool["function"]}
+        if isinstance(tool, Mapping) and isinstance(tool.get("function"), Mapping)
+        else tool
+        for tool in tools
+    ]
+    return tokens.tool_tokens(flat)
 
 
 # --- tool_choice and parallel_tool_calls -------------------------------------------------------------------

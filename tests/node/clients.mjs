@@ -110,6 +110,7 @@ const CASES = {
   helper_logprobs: () => chatHelper('logprobs', { logprobs: true, top_logprobs: 2 }),
   helper_n_choices: () => chatHelper('three-choices', { n: 3 }),
   reasoning: () => chatStream('reasoning'),
+  reasoning_raw: () => chatStream('reasoning-raw'),
   error_event: () => chatStream('fault-error-event'),
   disconnect: () => chatStream('fault-disconnect'),
   rate_limit_recovers: () => chatStream('rate-limit-recovers'),
@@ -118,6 +119,7 @@ const CASES = {
   responses_text: () => responsesHelper('finish-stop'),
   responses_tool_call: () => responsesHelper('tool-call', { tools: [RESPONSES_WEATHER] }),
   responses_incomplete: () => responsesEvents('finish-length'),
+  responses_quota: () => responsesHelper('fault-stream-quota'),
 };
 
 const results = {};

@@ -152,6 +152,7 @@ GOOD = {
   - {name: b, chunks: [{disconnect: true}]}
   - {name: c, chunks: [{end: true, delay_ms: 2}]}
   - {name: d, chunks: [{error: {message: m, type: t, code: null, param: null}}]}
+  - {name: e, chunks: [{error: {status: 429, code: insufficient_quota}}], raw_reasoning: true}
 """,
     "every error field": """scenarios:
   - name: a
@@ -348,7 +349,10 @@ BAD = {
     "raw empty": one("chunks: [{raw: ''}]"),
     "error event a text": one("chunks: [{error: boom}]"),
     "error event false": one("chunks: [{error: false}]"),
-    "error event with a status": one("chunks: [{error: {status: 500}}]"),
+    "error event with a status out of range": one("chunks: [{error: {status: 200}}]"),
+    "error event with a status as text": one("chunks: [{error: {status: '429'}}]"),
+    "raw_reasoning as text": one("text: a\nraw_reasoning: yes please"),
+    "raw_reasoning beside an error": one("error: {status: 500}\nraw_reasoning: true"),
     "error event message null": one("chunks: [{error: {message: null}}]"),
     # error answers
     "error a number": one("error: 500"),

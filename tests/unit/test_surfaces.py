@@ -126,19 +126,60 @@ async def test_refusal(client: Any) -> None:
     assert data["choices"][0]["message"]["refusal"] == "I'm sorry, but I can't help with that request."
 
 
-async def test_reasoning_comes_first_and_is_counted(client: Any) -> None:
+REASONING = "The question asks for the product of six and seven. Six sevens are forty-two."
+
+
+async def test_reasoning_is_counted_not_streamed(client: Any) -> None:
+    """As OpenAI's models do: the reasoning's time passes and its tokens are reported, its text is never sent."""
     chunks = await stream(client, "reasoning", stream_options={"include_usage": True})
+    role, *parts, _ = deltas(chunks)
+    assert role == {"role": "assistant", "content": "", "refusal": None}
+    assert all(list(d) == ["content"] for d in parts) and "".join(d["content"] for d in parts) == "6 × 7 = 42."
+    usage = chunks[-1]["usage"]
+    reasoning_tokens = usage["completion_tokens_details"]["reasoning_tokens"]
+    assert reasoning_tokens == 18 and usage["completion_tokens"] == reasoning_tokens + len(parts)
+    data = await (await client.post("/v1/chat/completions", json=chat("reasoning", stream=False))).json()
+    assert "reasoning_content" not in data["choices"][0]["message"]
+    assert data["choices"][0]["message"]["content"] == "6 × 7 = 42."
+    assert data["usage"]["completion_tokens_details"]["reasoning_tokens"] == 18
+
+
+async def test_raw_reasoning_comes_first_as_reasoning_content(client: Any) -> None:
+    """The open-weight servers' convention, scripted with `raw_reasoning: true`."""
+    chunks = await stream(client, "reasoning-raw", stream_options={"include_usage": True})
     parts = deltas(chunks)[1:-1]
     kinds = ["reasoning" if "reasoning_content" in d else "content" for d in parts]
     assert kinds == sorted(kinds, key=lambda kind: kind == "content")  # all reasoning, then all content
-    reasoning = "".join(d.get("reasoning_content", "") for d in parts)
-    assert reasoning.startswith("The question asks")
+    assert "".join(d.get("reasoning_content", "") for d in parts) == REASONING
     usage = chunks[-1]["usage"]
     assert usage["completion_tokens_details"]["reasoning_tokens"] == sum(k == "reasoning" for k in kinds)
     assert usage["completion_tokens"] == len(parts)
-    data = await (await client.post("/v1/chat/completions", json=chat("reasoning", stream=False))).json()
-    assert data["choices"][0]["message"]["reasoning_content"] == reasoning
+    data = await (await client.post("/v1/chat/completions", json=chat("reasoning-raw", stream=False))).json()
+    assert data["choices"][0]["message"]["reasoning_content"] == REASONING
     assert data["choices"][0]["message"]["content"] == "6 × 7 = 42."
+
+
+async def test_raw_reasoning_for_the_whole_server(client_for: Any) -> None:
+    client = await client_for("scenarios:\n  - {name: r, reasoning: Hmm., text: Yes.}\n", speed=0, raw_reasoning=True)
+    chunks = await stream(client, "r")
+    assert [d.get("reasoning_content") for d in deltas(chunks)[1:3]] == ["Hmm", "."]
+    client = await client_for(
+        "scenarios:\n  - {name: r, reasoning: Hmm., text: Yes., raw_reasoning: false}\n", speed=0, raw_reasoning=True
+    )
+    assert "reasoning_content" not in json.dumps(await stream(client, "r"))  # the scenario's setting wins
+
+
+async def test_a_reasoning_effort_reports_reasoning_tokens(client: Any) -> None:
+    """A reasoning model reasons when asked to, though the script says nothing of it."""
+    usage = (await stream(client, "finish-stop", reasoning_effort="high", stream_options={"include_usage": True}))[-1][
+        "usage"
+    ]
+    assert usage["completion_tokens_details"]["reasoning_tokens"] == 576
+    plain = (await stream(client, "finish-stop", reasoning_effort="minimal", stream_options={"include_usage": True}))[
+        -1
+    ]["usage"]
+    assert plain["completion_tokens_details"]["reasoning_tokens"] == 0
+    assert usage["completion_tokens"] == plain["completion_tokens"] + 576
 
 
 async def test_logprobs(client: Any) -> None:

@@ -266,9 +266,10 @@ async def test_responses_refusals(client_for: Any, body: dict[str, Any], param: 
 async def test_responses_of_the_same_shapes_pass(client_for: Any) -> None:
     client = await client_for(SCENARIOS)
     stored = [CALL, {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}]
+    earlier = await (await client.post("/v1/responses", json=responses(input=stored[:1]))).json()
     bodies = [
         responses(input=[{"role": "user", "content": "hi"}, {**CALL, "id": "fc_1", "status": "completed"}, stored[1]]),
-        responses(input=stored[1:], previous_response_id="resp_1"),  # the call is in the stored response
+        responses(input=stored[1:], previous_response_id=earlier["id"]),  # the call is in the stored response
         responses(tools=[], include=[], temperature=None, presence_penalty=1, frequency_penalty=-1),
         responses(tools=[FUNCTION, {"type": "web_search"}], tool_choice={"type": "function", "name": "get_weather"}),
         responses(input="Answer in json", text={"format": {"type": "json_object"}, "verbosity": "low"}),
