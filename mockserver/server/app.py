@@ -14,9 +14,11 @@ from ..scenario.model import Scenario
 from ..wire import catalogue, chat, completions, responses
 from ..wire.contract import WireFormat
 from . import control
+from .bodies import MAX_BODY
 from .exchange import current
-from .middleware import MAX_BODY, api_middleware
+from .middleware import api_middleware
 from .pipeline import answer
+from .protocol import handler_args
 from .sessions import SESSION_PREFIX
 from .settings import Settings
 from .state import STATE, State
@@ -40,8 +42,11 @@ async def get_model(request: web.Request) -> web.Response:
 
 def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = None) -> web.Application:
     """The aiohttp application serving `scenarios`; run it with any aiohttp runner or test client."""
-    app = web.Application(middlewares=[api_middleware], client_max_size=MAX_BODY)
-    app[STATE] = State(Selector(scenarios), settings or Settings())
+    settings = settings or Settings()
+    app = web.Application(
+        middlewares=[api_middleware], client_max_size=MAX_BODY, handler_args=handler_args(settings.idle_timeout)
+    )
+    app[STATE] = State(Selector(scenarios), settings)
     for prefix in ("", SESSION_PREFIX + "{session}"):
         for path, wire in WIRE_FORMATS.items():
             app.router.add_post(prefix + "/v1" + path, partial(answer, wire=wire))

@@ -14,6 +14,7 @@ from ..engine.plan import Timeline
 from ..engine.selection import Selection
 from ..engine.writer import COMPLETED, DISCONNECTED, FAULT, Ended, Outcome
 from ..scenario.chaos import ChaosKind
+from ..scenario.problems import printable
 from .journal import Entry
 
 log = logging.getLogger("mockserver")
@@ -92,7 +93,7 @@ def finish(request: web.Request, exchange: Exchange, status: int | None) -> None
         entry.should_retry = {"true": True, "false": False}.get(exchange.should_retry or "")
     if not log.isEnabledFor(logging.INFO):
         return
-    parts = [request.method, request.path, str(status or "-")]
+    parts = [request.method, printable(request.path), str(status or "-")]
     if selection is not None:
         step = (
             f" step={selection.step_number}/{len(selection.scenario.steps)}" if selection.scenario.is_sequence else ""

@@ -3,9 +3,7 @@ time or answer whole. A wire format only checks its requests and renders plans (
 
 from __future__ import annotations
 
-import json
 import random
-import re
 from typing import Any
 
 from aiohttp import web
@@ -14,18 +12,11 @@ from ..engine import chaos
 from ..engine.plan import error_latency, first_ending, make_plans
 from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, Outcome, sleep_until, write_events
 from ..scenario.model import MID_STREAM_ERROR, ErrorReply
-from ..wire import params
 from ..wire.contract import WireFormat
-from ..wire.errors import RATE_LIMITS, ApiError, invalid, ratelimit_headers, scripted_error
+from ..wire.errors import RATE_LIMITS, ApiError, ratelimit_headers, scripted_error
+from .bodies import parse_object, read_body
 from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms
-from .journal import kept_body
 from .state import STATE
-
-_BAD_JSON = (
-    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
-    "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble "
-    "figuring out how to fix this, please contact us through our help center at help.openai.com.)"
-)
 
 
 async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.StreamResponse:
@@ -89,31 +80,10 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
 
 async def read_json(request: web.Request, exchange: Exchange) -> dict[str, Any]:
     """The request's JSON object, the raw bytes kept in its journal entry; the real API's 400s otherwise."""
-    raw = await request.read()
+    raw = await read_body(request)
     if exchange.entry is not None:
-        exchange.entry.body = kept_body(raw)
-    try:
-        body = parse_json(raw)
-    except (ValueError, UnicodeError, RecursionError):
-        raise invalid(_BAD_JSON) from None
-    if not isinstance(body, dict):
-        raise invalid(
-            f"Invalid body: expected a JSON object, but got {params.type_name(body)} instead.", code="invalid_type"
-        )
-    return body
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-
-
-def parse_json(raw: bytes) -> Any:
-    """JSON as the real API reads it: NaN and Infinity are not JSON, and a string holding half of a surrogate
-    pair cannot be text (it could never be answered, or journaled, as UTF-8)."""
-    body = json.loads(raw, parse_constant=_no_constant)
-    if _LONE_SURROGATE.search(raw):  # rare: check the decoded text only when an escaped surrogate is there
-        json.dumps(body, ensure_ascii=False).encode()
+        request.app[STATE].journal.keep(exchange.entry, raw)
+    body = parse_object(raw)
+    if exchange.entry is not None:
+        exchange.entry.body_is_json = True
     return body
