@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +22,10 @@ from ..wire.errors import ApiError, invalid
 from .state import STATE
 
 MAX_BODY = 10 * 1024 * 1024
+# Reading and parsing a body takes up to about five times its size for a moment (seven for text beyond Latin-1):
+# bodies over LARGE_BODY (or of unknown size) take their turn, a few at a time (`State.large_bodies`), so that no
+# number of large requests arriving together can exhaust memory. The others, the usual kilobytes, never wait.
+LARGE_BODY = 1024 * 1024
 BAD_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
     "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble "
@@ -139,6 +144,19 @@ def duplicate_key(raw: bytes) -> tuple[str, str] | None:
         elif isinstance(value, list):
             stack.extend(reversed([(item, f"{path}[{index}]") for index, item in enumerate(value)]))
     return None
+
+
+async def read_object(request: web.Request, keep: Callable[[bytes], None]) -> dict[str, Any]:
+    """The body's JSON object (`keep` sees its bytes first, for the journal); the real API's 400s otherwise."""
+    length = request.content_length
+    if length is not None and length <= LARGE_BODY:
+        raw = await read_body(request)
+        keep(raw)
+        return parse_object(raw)
+    async with request.app[STATE].large_bodies:
+        raw = await read_body(request)
+        keep(raw)
+        return parse_object(raw)
 
 
 def parse_object(raw: bytes) -> dict[str, Any]:

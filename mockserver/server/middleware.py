@@ -24,6 +24,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE]
+    task = asyncio.current_task()
+    if task is not None:
+        state.in_flight.add(task)
     route = classify(request)
     session, audience = route.session, route.audience
     exchange = Exchange(asyncio.get_running_loop().time(), state.request_id(), session)
@@ -72,6 +75,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         status = 500
         return ApiError(500, _BUG, "server_error").response(base_headers(exchange))
     finally:
+        if task is not None:
+            state.in_flight.discard(task)
         finish(request, exchange, status)
 
 

@@ -14,7 +14,7 @@ from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, Outcome, slee
 from ..scenario.model import MID_STREAM_ERROR, ErrorReply
 from ..wire.contract import WireFormat
 from ..wire.errors import RATE_LIMITS, ApiError, ratelimit_headers, scripted_error
-from .bodies import parse_object, read_body
+from .bodies import read_object
 from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms
 from .state import STATE
 
@@ -80,10 +80,14 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any]) -> web.Stream
 
 async def read_json(request: web.Request, exchange: Exchange) -> dict[str, Any]:
     """The request's JSON object, the raw bytes kept in its journal entry; the real API's 400s otherwise."""
-    raw = await read_body(request)
-    if exchange.entry is not None:
-        request.app[STATE].journal.keep(exchange.entry, raw)
-    body = parse_object(raw)
-    if exchange.entry is not None:
-        exchange.entry.body_is_json = True
+    entry = exchange.entry
+    journal = request.app[STATE].journal
+
+    def keep(raw: bytes) -> None:
+        if entry is not None:
+            journal.keep(entry, raw)
+
+    body = await read_object(request, keep)
+    if entry is not None:
+        entry.body_is_json = True
     return body

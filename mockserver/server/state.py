@@ -16,6 +16,8 @@ from ..wire.ids import hex_token
 from .journal import Journal
 from .settings import Settings
 
+# Request bodies over 1 MiB read and parsed at once (see `bodies.read_object`).
+MAX_LARGE_AT_ONCE = 4
 # Sessions whose sequence counts, draws and scenarios are kept (the journal is bounded on its own).
 MAX_SESSIONS = 10_000
 
@@ -32,6 +34,9 @@ class State:
     sessions: OrderedDict[str, None] = field(init=False, default_factory=OrderedDict)  # by last use
     started: float = field(init=False, default_factory=time.monotonic)
     loading: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)  # one scenario body loads at a time
+    in_flight: set[asyncio.Task[object]] = field(init=False, default_factory=set)  # cancelled when the server stops
+    # Large request bodies read and parsed at once (see `bodies.read_object`).
+    large_bodies: asyncio.Semaphore = field(init=False, default_factory=lambda: asyncio.Semaphore(MAX_LARGE_AT_ONCE))
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.settings.journal_size, self.settings.journal_bytes)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import raw_http
+from aiohttp import web
 from helpers import USER
 
 from mockserver.engine.selection import Selector
@@ -20,8 +21,10 @@ from mockserver.scenario.load import load_text
 from mockserver.scenario.model import Match, Scenario
 from mockserver.server import state as state_module
 from mockserver.server.journal import ENTRY_OVERHEAD, Journal
+from mockserver.server.runner import start, stop
 from mockserver.server.settings import Settings
 from mockserver.server.state import STATE, State
+from mockserver.testing import make_app
 
 SCENARIOS = "scenarios:\n  - {name: default, text: ok}\n  - {name: slow, chunks: [a, b, c], interval_ms: 250}\n"
 CHAT = json.dumps({"model": "m", "messages": USER}).encode()
@@ -321,3 +324,68 @@ async def test_a_large_scenario_body_is_loaded_without_holding_up_other_requests
         await asyncio.sleep(0.01)
     assert (await adding).status == 201
     assert len(waits) >= 3 and max(waits) < 1.0
+
+
+async def test_stopping_cancels_the_requests_in_flight_before_closing_connections(monkeypatch: Any) -> None:
+    app = make_app(SCENARIOS)
+    runner, port = await start(app, "127.0.0.1", 0)
+    streams = [
+        asyncio.create_task(
+            raw_http.request(
+                port,
+                "POST",
+                "/v1/chat/completions",
+                json.dumps({"model": "slow", "messages": USER, "stream": True}).encode(),
+                {"Content-Type": "application/json"},
+            )
+        )
+        for _ in range(20)
+    ]
+    await until(lambda: len(app[STATE].in_flight) == 20)
+    in_flight = list(app[STATE].in_flight)
+    cleanup = web.AppRunner.cleanup
+    seen: list[bool] = []
+
+    async def watched(self: web.AppRunner) -> None:
+        seen.extend(task.cancelling() > 0 or task.done() for task in in_flight)
+        await cleanup(self)
+
+    monkeypatch.setattr(web.AppRunner, "cleanup", watched)
+    started = time.monotonic()
+    await stop(runner)
+    assert seen == [True] * 20
+    assert time.monotonic() - started < 2
+    for stream in streams:
+        stream.cancel()
+    await asyncio.gather(*streams, return_exceptions=True)
+
+
+async def until(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+
+
+async def test_large_bodies_are_read_a_few_at_a_time_and_small_ones_never_wait(client_for: Any) -> None:
+    client = await client_for(SCENARIOS)
+    port = client.server.port
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x" * (2 * 1024 * 1024)}]}).encode()
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head += b"Content-Length: %d\r\n\r\n" % len(body)
+    writers = []
+    for _ in range(state_module.MAX_LARGE_AT_ONCE + 2):  # large bodies that are slow to come
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head + body[:1000])
+        await writer.drain()
+        writers.append((reader, writer))
+    semaphore = client.server.app[STATE].large_bodies
+    await until(lambda: semaphore.locked())
+    started = time.monotonic()
+    response = await client.post("/v1/chat/completions", json={"model": "m", "messages": USER})
+    assert response.status == 200 and time.monotonic() - started < 1  # a small body does not wait its turn
+    for _, writer in writers:
+        writer.write(body[1000:])
+    for reader, writer in writers:
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        writer.close()
