@@ -16,7 +16,6 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 IN_PROGRESS = "in progress"
 # Bodies larger than this are journaled as a note, not kept: the journal must stay small.
@@ -90,11 +89,6 @@ class Entry:
                 return body
             return json.dumps(body.decode("utf-8", "replace")).encode()
         return json.dumps(body).encode()
-
-    def to_json(self) -> dict[str, Any]:
-        """The entry as Python data, as the control API lists it."""
-        data: dict[str, Any] = json.loads(self.render())
-        return data
 
 
 def kept_body(raw: bytes) -> bytes | str:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import raw_http
 from aiohttp import web
-from helpers import USER
+from helpers import LAUGHS, USER
 
 from mockserver.engine.selection import Selector
 from mockserver.scenario.load import load_text
@@ -389,3 +389,39 @@ async def test_large_bodies_are_read_a_few_at_a_time_and_small_ones_never_wait(c
     for reader, writer in writers:
         assert (await reader.readline()).startswith(b"HTTP/1.1 200")
         writer.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LAUGHS,
+        'name: a\ntext: "\x00"\n',
+        "name: a\nttft_ms: " + "9" * 5000 + "\ntext: x\n",
+        "[" * 5000 + "]" * 5000,
+        "name: a\nmatch: {regex: 'a{99999999999}'}\ntext: x\n",
+        'name: a\nchunks: [{raw: "\\udc80"}]\n',
+        "name: a\ntool_calls: [{name: f, arguments: {when: 2024-01-01}}]\n",
+    ],
+    ids=["laughs", "nul", "long-int", "deep", "regex", "surrogate", "date"],
+)
+async def test_hostile_scenario_bodies_are_422s_and_the_server_keeps_answering(
+    client_for: Any, caplog: Any, text: str
+) -> None:
+    client = await client_for(SCENARIOS)
+    started = time.monotonic()
+    response = await client.post("/_mock/scenarios", data=text)
+    assert time.monotonic() - started < 5
+    error = await error_of(response, 422)
+    assert error["code"] == "invalid_scenario"
+    assert all(problem["source"] == "<request body>" for problem in error["problems"])
+    assert (await client.get("/_mock/health")).status == 200
+    no_tracebacks(caplog)
+
+
+async def test_the_request_log_line_cannot_be_forged(client_for: Any, caplog: Any) -> None:
+    client = await client_for(SCENARIOS)
+    with caplog.at_level(logging.INFO, logger="mockserver"):
+        await raw_http.request(client.server.port, "POST", "/v1/chat%0Acompletions%1B[31m", CHAT)
+    (line,) = [record.getMessage() for record in caplog.records if record.name == "mockserver"]
+    assert "\n" not in line and "\x1b" not in line
+    assert line.startswith("POST /v1/chat\\ncompletions\\x1b[31m 404")

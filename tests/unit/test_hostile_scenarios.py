@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import problems
+from helpers import LAUGHS, problems
 
 from mockserver.cli import main
 from mockserver.scenario import marked_yaml
@@ -17,15 +17,6 @@ from mockserver.scenario.load import load_data, load_paths, load_text
 from mockserver.scenario.marked_yaml import MarkedList
 from mockserver.scenario.problems import short
 from mockserver.scenario.tokens import count_tokens, split_tokens
-
-# Nine alias levels of nine-element lists: 341 bytes that stand for 387 million values.
-LAUGHS = (
-    "".join(
-        f"{chr(97 + level)}: &{chr(97 + level)} [{','.join([f'*{chr(96 + level)}' if level else 'x'] * 9)}]\n"
-        for level in range(9)
-    )
-    + "scenarios:\n  - {name: laughs, chunks: *i}\n"
-)
 
 
 def timed_problems(text: str, limit_s: float = 5.0) -> list[str]:
