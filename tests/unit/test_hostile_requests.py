@@ -425,3 +425,19 @@ async def test_the_request_log_line_cannot_be_forged(client_for: Any, caplog: An
     (line,) = [record.getMessage() for record in caplog.records if record.name == "mockserver"]
     assert "\n" not in line and "\x1b" not in line
     assert line.startswith("POST /v1/chat\\ncompletions\\x1b[31m 404")
+
+
+async def test_a_reader_that_leaves_mid_listing_is_no_error(client_for: Any, caplog: Any) -> None:
+    client = await client_for(SCENARIOS)
+    padding = "x" * 1_000_000
+    for index in range(6):
+        await client.post(
+            "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": f"{index}{padding}"}]}
+        )
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
+    writer.write(b"GET /_mock/requests HTTP/1.1\r\nHost: x\r\n\r\n")
+    await reader.read(1000)
+    writer.transport.abort()  # gone, with megabytes still to come
+    await asyncio.sleep(0.5)
+    assert (await client.get("/_mock/health")).status == 200
+    no_tracebacks(caplog)
