@@ -17,6 +17,7 @@ from .scenario.watch import watch
 from .server import verdicts, workers
 from .server.app import create_app
 from .server.runner import base_url, start
+from .server.runner import stop as stop_serving
 from .server.scrape import SIBLINGS, Siblings
 from .server.settings import settings_from
 from .server.state import STATE
@@ -89,7 +90,7 @@ async def serve_until_stopped(
     finally:
         if watcher is not None:
             watcher.cancel()
-        await runner.cleanup()
+        await stop_serving(runner)
         if args.report:
             print(verdicts.report(verdicts.verdict(app[STATE])), flush=True)
     return 0

@@ -121,7 +121,7 @@ def test_sigterm_stops_promptly_even_mid_stream(cli_server: Any) -> None:
     started = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=10) == 0
-    assert time.monotonic() - started < 5  # the stalled stream is cut (after 0.8 s at most), not waited for
+    assert time.monotonic() - started < 5  # the stalled stream is cut at once, not waited for
     assert "Traceback" not in server.log()
 
 

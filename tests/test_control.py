@@ -175,7 +175,7 @@ async def test_journal_entries(aiohttp_client: Any) -> None:
     assert first["method"] == "POST" and first["path"] == "/v1/chat/completions"
     assert first["body"] == {"model": "flaky", "messages": USER, "stream": True}
     assert (first["scenario"], first["step"], first["status"], first["retry_count"]) == ("flaky", 1, 500, 0)
-    assert "authorization" not in first["headers"]
+    assert first["headers"]["authorization"] == "[redacted]"
     assert first["session"] is None
     assert bad["body"] == "not json" and bad["status"] == 400 and bad["scenario"] is None
     assert (second["step"], second["status"], second["ended"], second["retry_count"]) == (2, 200, "completed", 1)

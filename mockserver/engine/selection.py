@@ -43,32 +43,28 @@ class ScenarioMiss(ApiError):
 
 
 class Layer:
-    """Named scenarios in the order they were added, with their matchers ready."""
+    """Named scenarios in the order they were added, with their matchers ready. Adding or removing one costs
+    the same however many there are."""
 
     def __init__(self, scenarios: Iterable[Scenario] = ()) -> None:
         self.by_name: dict[str, Scenario] = {}
-        self.matchers: list[tuple[Scenario, Match]] = []
+        self.matchers: dict[str, tuple[Scenario, Match]] = {}  # by name, in the order of by_name
         self.add(scenarios)
 
     def add(self, scenarios: Iterable[Scenario]) -> list[str]:
         """Add scenarios, replacing any of the same name; returns the names replaced."""
         replaced = []
         for scenario in scenarios:
-            if scenario.name in self.by_name:
+            if self.remove(scenario.name):  # re-adding moves it to the end of the order
                 replaced.append(scenario.name)
-                del self.by_name[scenario.name]  # re-adding moves it to the end of the order
             self.by_name[scenario.name] = scenario
-        self._index()
+            if scenario.match is not None:
+                self.matchers[scenario.name] = (scenario, scenario.match)
         return replaced
 
     def remove(self, name: str) -> bool:
-        if self.by_name.pop(name, None) is None:
-            return False
-        self._index()
-        return True
-
-    def _index(self) -> None:
-        self.matchers = [(s, s.match) for s in self.by_name.values() if s.match is not None]
+        self.matchers.pop(name, None)
+        return self.by_name.pop(name, None) is not None
 
 
 class Selector:
@@ -80,7 +76,7 @@ class Selector:
         self.sessions: dict[str, Layer] = {}
         # session -> the scenario answering all of its requests; the key None holds the one for everyone
         self.uses: dict[str | None, str] = {}
-        self.counters: dict[tuple[str, str], int] = {}
+        self.counters: dict[str, dict[str, int]] = {}  # session -> scenario name -> requests answered
 
     def replace_files(self, scenarios: Iterable[Scenario]) -> None:
         """Serve a new set of file scenarios (a reload); counters of names that remain carry on."""
@@ -128,7 +124,7 @@ class Selector:
             self.counters.clear()
             self.uses.pop(None, None)
             return
-        self.counters = {key: count for key, count in self.counters.items() if key[1] != session}
+        self.counters.pop(session, None)
         self.sessions.pop(session, None)
         self.uses.pop(session, None)
 
@@ -153,7 +149,7 @@ class Selector:
             return self._step(scenario, session, "model", peek)
         facts = Facts(ask, headers)
         for layer in self.layers(session):
-            for scenario, match in layer.matchers:
+            for scenario, match in layer.matchers.values():
                 if failed(match, facts) is None:
                     return self._step(scenario, session, "match", peek)
         scenario = self.find("default", session)
@@ -165,7 +161,7 @@ class Selector:
         """Undo the count of a selection that was never answered (a request over its rate limit): the next
         request gets the same step of a sequence."""
         if selection.scenario.is_sequence:
-            self.counters[selection.scenario.name, session] -= 1
+            self.counters[session][selection.scenario.name] -= 1
 
     def misses(self, facts: Facts, session: str) -> list[tuple[Scenario, Miss | None]]:
         """Every scenario with `match` rules a request of this session can reach, in selection order, with the
@@ -173,7 +169,7 @@ class Selector:
         found: list[tuple[Scenario, Miss | None]] = []
         seen: set[str] = set()
         for layer in self.layers(session):
-            for scenario, match in layer.matchers:
+            for scenario, match in layer.matchers.values():
                 if scenario.name not in seen:
                     seen.add(scenario.name)
                     found.append((scenario, miss(match, facts)))
@@ -200,10 +196,10 @@ class Selector:
     def _step(self, scenario: Scenario, session: str, reason: ChosenBy, peek: bool = False) -> Selection:
         if not scenario.is_sequence:
             return Selection(scenario, scenario.steps[0], 1, reason)
-        key = (scenario.name, session)
-        count = self.counters.get(key, 0)
+        counters = self.counters.setdefault(session, {})
+        count = counters.get(scenario.name, 0)
         if not peek:
-            self.counters[key] = count + 1
+            counters[scenario.name] = count + 1
         index = min(count, len(scenario.steps) - 1)
         return Selection(scenario, scenario.steps[index], index + 1, reason)
 

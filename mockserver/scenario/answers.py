@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import chaos
@@ -13,6 +13,7 @@ from .endpoints import EndpointChecks
 from .marked_yaml import line_of
 from .model import (
     ARGUMENTS,
+    CONTENT,
     ENDINGS,
     FINISH_REASONS,
     KEEPALIVE,
@@ -22,6 +23,7 @@ from .model import (
     TOOL_CALL,
     Answer,
     Chunk,
+    ChunkKind,
     ErrorReply,
     Fault,
     FaultKind,
@@ -53,10 +55,18 @@ _CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob", "standalone")
 _ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "retry_after_ms", "headers")
 _ERROR_FIELDS = ("message", "type", "code", "param")
 _STREAM_ERROR_KEYS = ("status", *_ERROR_FIELDS)
+# How a document is written: tool-call arguments as JSON.dumps writes them, a `json` answer compact.
+_SEPARATORS: dict[str, tuple[str, str]] = {"arguments": (", ", ": "), "json": (",", ":")}
 # The chunk items that are faults with no value but `true`.
 _SIGNALS: dict[str, FaultKind] = {"disconnect": "disconnect", "end": "end", "keepalive": "keepalive"}
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token, used with fullmatch
+
+
+def _too_long(value: str | float) -> bool:
+    """A number whose text would not fit in a header line (or not be written at all: Python refuses to write an
+    integer of over 4300 digits)."""
+    return isinstance(value, int) and value.bit_length() > 256
 
 
 class AnswerChecks(EndpointChecks):
@@ -101,9 +111,9 @@ class AnswerChecks(EndpointChecks):
                 return None
         items: list[Chunk | Fault] = []
         if "reasoning" in data and (reasoning := self.text(data, "reasoning", where)) is not None:
-            items += [Chunk(piece, kind=REASONING) for piece in split_tokens(reasoning)]
+            items += self.pieces(reasoning, REASONING, line_of(data, "reasoning")) or ()
         shaped: Shaped | None = "json" if data.get("json") == AUTO else None
-        content: list[Chunk | Fault] | None
+        content: Sequence[Chunk | Fault] | None
         if "chunks" in data:
             content = self.chunks(data, where)
         elif "text" in data:
@@ -114,7 +124,7 @@ class AnswerChecks(EndpointChecks):
             return None
         items += content
         if "refusal" in data and (refusal := self.text(data, "refusal", where)) is not None:
-            items += [Chunk(piece, kind=REFUSAL) for piece in split_tokens(refusal)]
+            items += self.pieces(refusal, REFUSAL, line_of(data, "refusal")) or ()
         calls: tuple[ToolCall, ...] = ()
         auto_call = data.get("tool_calls") == AUTO
         if "tool_calls" in data and not auto_call:
@@ -127,7 +137,7 @@ class AnswerChecks(EndpointChecks):
             calls = self.tool_calls(data, where)
             for call in calls:
                 items.append(Chunk("", kind=TOOL_CALL, tool=call.index))
-                items += [Chunk(piece, kind=ARGUMENTS, tool=call.index) for piece in split_tokens(call.arguments)]
+                items += self.pieces(call.arguments, ARGUMENTS, line_of(data, "tool_calls"), call.index) or ()
         finish = settings.get("finish_reason", "tool_calls" if calls or auto_call else "stop")
         return Answer(
             items=tuple(items),
@@ -147,8 +157,10 @@ class AnswerChecks(EndpointChecks):
                 f"a list; got {kind_of(document)} {short(document)}",
             )
             return None
-        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-        return [Chunk(piece) for piece in split_tokens(text)]
+        text = self.json_text(document, line_of(data, "json"), where, "json")
+        if text is None:
+            return None
+        return list(self.pieces(text, CONTENT, line_of(data, "json")) or ())
 
     def choices(self, data: Mapping[str, Any], where: str, settings: Mapping[str, Any]) -> Answer | None:
         """Per-choice answers for requests with n > 1; the first also answers n = 1."""
@@ -156,7 +168,9 @@ class AnswerChecks(EndpointChecks):
         if listed is None:
             return None
         answers = []
-        for choice, _, choice_where in listed:
+        for choice, line, choice_where in listed:
+            if not self.spend(1, line):
+                continue
             if not any(key in choice for key in _CHOICE_KEYS[:-1]):
                 self.fail(line_of(choice), f"{choice_where} has no answer; give {', '.join(_CHOICE_KEYS[:-1])}")
                 continue
@@ -179,7 +193,9 @@ class AnswerChecks(EndpointChecks):
             if auto:
                 arguments = ""
             elif isinstance(arguments, Mapping):
-                arguments = json.dumps(arguments, ensure_ascii=False)
+                arguments = self.json_text(arguments, line_of(call, "arguments"), call_where)
+                if arguments is None:
+                    continue
             elif not isinstance(arguments, str):
                 self.fail(
                     line_of(call, "arguments"),
@@ -188,8 +204,32 @@ class AnswerChecks(EndpointChecks):
                 )
                 continue
             call_id = self.text(call, "id", call_where) if "id" in call else None
-            calls.append(ToolCall(index=len(calls), name=name, arguments=arguments, id=call_id or None, auto=auto))
+            if self.spend(1, line_of(call)):
+                calls.append(ToolCall(index=len(calls), name=name, arguments=arguments, id=call_id or None, auto=auto))
         return tuple(calls)
+
+    def json_text(self, value: Any, line: int, where: str, key: str = "arguments") -> str | None:
+        """A document written as YAML (tool-call arguments, a `json` answer), as the JSON text streamed. YAML has
+        values JSON has not: dates, timestamps, binary data, sets, infinity."""
+
+        def refuse(other: Any) -> Any:
+            raise TypeError(f"{kind_of(other)} {short(other)}")
+
+        try:
+            return json.dumps(value, ensure_ascii=False, allow_nan=False, default=refuse, separators=_SEPARATORS[key])
+        except TypeError as exc:
+            what = f"holds {exc}, which JSON has no form for; write it as text in quotes"
+        except ValueError:
+            what = "holds a number JSON has no form for (.inf or .nan)"
+        self.fail(line, f"'{key}' in {where} {what}")
+        return None
+
+    def pieces(self, text: str, kind: ChunkKind, line: int, tool: int | None = None) -> list[Chunk] | None:
+        """Text as token-sized chunks of one kind; None past the load's MAX_PARTS."""
+        tokens = split_tokens(text)
+        if not self.spend(len(tokens), line):
+            return None
+        return [Chunk(piece, kind=kind, tool=tool) for piece in tokens]
 
     def settings(self, data: Mapping[str, Any], where: str) -> dict[str, Any]:
         """The answer settings given in `data` (finish_reason, timing, usage, model, chaos), checked and typed."""
@@ -232,15 +272,22 @@ class AnswerChecks(EndpointChecks):
                 self.fail(line_of(data, "raw_reasoning"), f"'raw_reasoning' in {where} must be true or false")
         return result
 
-    def text_chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk | Fault] | None:
+    def text_chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk] | None:
         text = self.text(data, "text", where)
-        return None if text is None else [Chunk(piece) for piece in split_tokens(text)]
+        return None if text is None else self.pieces(text, CONTENT, line_of(data, "text"))
 
     def chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk | Fault] | None:
         items = data["chunks"]
         if not isinstance(items, list):
             self.fail(line_of(data, "chunks"), f"'chunks' in {where} must be a list, got {kind_of(items)}")
             return None
+        key = (id(items),)  # a list an alias repeats is built once
+        if key not in self.built:
+            self.built[key] = self.chunk_list(items, data, where) if self.spend(len(items), line_of(items)) else None
+        result: list[Chunk | Fault] | None = self.built[key]
+        return result
+
+    def chunk_list(self, items: list[Any], data: Mapping[str, Any], where: str) -> list[Chunk | Fault] | None:
         result: list[Chunk | Fault] = []
         ended_by = None
         for index, item in enumerate(items):
@@ -408,7 +455,7 @@ class AnswerChecks(EndpointChecks):
             line = line_of(value, name)
             if not _HEADER_NAME.fullmatch(name):
                 self.fail(line, f"{short(name)} is not a valid HTTP header name")
-            elif isinstance(header, bool) or not isinstance(header, (str, int, float)):
+            elif isinstance(header, bool) or not isinstance(header, (str, int, float)) or _too_long(header):
                 self.fail(
                     line, f"header '{name}' must be text or a number, got {kind_of(header)} (write \"true\" in quotes)"
                 )

@@ -7,7 +7,6 @@ draw itself, and how a drawn fault enters an answer, are the engine's (`engine/c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -19,6 +18,7 @@ ChaosKind = Literal["rate_limit", "server_error", "overloaded", "disconnect", "s
 KINDS: tuple[ChaosKind, ...] = get_args(ChaosKind)
 # Settings that are not probabilities, with their defaults.
 SETTINGS = {"stall_ms": 10000.0, "retry_after": 1.0}
+MAXIMA = {"stall_ms": 86_400_000, "retry_after": 86_400}
 
 
 class ChaosError(ValueError):
@@ -50,13 +50,15 @@ def from_mapping(values: Mapping[Any, Any]) -> ChaosSpec:
     for key, value in values.items():
         if key not in KINDS and key not in SETTINGS:
             raise ChaosError(f"unknown chaos key {short(key)}{hint(str(key), [*KINDS, *SETTINGS])}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
             raise ChaosError(f"chaos '{key}' must be a number >= 0, got {short(value)}")
         if key in KINDS:
             if value > 1:
-                raise ChaosError(f"chaos '{key}' is a probability from 0 to 1, got {value:g}")
+                raise ChaosError(f"chaos '{key}' is a probability from 0 to 1, got {short(value)}")
             rates[key] = float(value)
         else:
+            if value > MAXIMA[key]:
+                raise ChaosError(f"chaos '{key}' must be at most {MAXIMA[key]:,} (a day), got {short(value)}")
             settings[key] = float(value)
     if sum(rates.values()) > 1 + 1e-9:
         raise ChaosError(f"chaos probabilities add up to {sum(rates.values()):g}; at most one fault per request (<= 1)")

@@ -60,9 +60,11 @@ class ScenarioChecks(AnswerChecks, MatchChecks):
     def scenario_list(self, items: list[Any], line: int) -> list[Scenario]:
         scenarios = []
         for index, item in enumerate(items):
-            scenario = self.scenario(item, line_of(items, index) or line)
-            if scenario is not None:
-                scenarios.append(scenario)
+            key = (id(item),)
+            if key not in self.built:
+                self.built[key] = self.scenario(item, line_of(items, index) or line)
+            if self.built[key] is not None:
+                scenarios.append(self.built[key])
         return scenarios
 
     # --- scenario ---
@@ -79,6 +81,8 @@ class ScenarioChecks(AnswerChecks, MatchChecks):
             self.fail(
                 line_of(data, "name"), f"'name' must be one word of text (no spaces), got {kind_of(name)} {short(name)}"
             )
+        elif not name.isprintable():
+            self.fail(line_of(data, "name"), f"'name' holds a control or invisible character: {short(name)}")
         where = f"scenario '{name}'" if isinstance(name, str) and name else "scenario"
         self.keys(data, SCENARIO_KEYS, where)
         description = self.text(data, "description", where) if "description" in data else None
@@ -133,7 +137,14 @@ class ScenarioChecks(AnswerChecks, MatchChecks):
         if listed is None:
             return []
         inherited = self.settings(data, where)
-        steps = (self.step(step, line, step_where, inherited) for step, line, step_where in listed)
-        return [step for step in steps if step is not None]
+        steps = []
+        for step_data, line, step_where in listed:
+            key = (id(step_data), id(data))  # a step an alias repeats is built once (with this scenario's settings)
+            if key not in self.built and self.spend(1, line):
+                self.built[key] = self.step(step_data, line, step_where, inherited)
+            step = self.built.get(key)
+            if step is not None:
+                steps.append(step)
+        return steps
 
     # --- step: a scenario's own answer, or one step of a sequence ---

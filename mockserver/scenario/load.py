@@ -6,6 +6,7 @@ errors.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from typing import Any
 from .documents import ScenarioChecks
 from .marked_yaml import parse_yaml
 from .model import Scenario
-from .problems import LoadResult, Problem, ScenarioError
+from .problems import LoadResult, Problem, ScenarioError, short
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 __all__ = [
     "BUNDLED",
@@ -51,9 +54,30 @@ def load_data(data: Any, source: str = "<inline>") -> LoadResult:
     """Validate scenarios given as Python data — one scenario, a list of them, or `{"scenarios": [...]}` —
     with the same checks and messages as files."""
     result = LoadResult()
-    result.scenarios = ScenarioChecks(source, result.problems).snippet(data)
+    bad = _lone_surrogate(data)
+    if bad is not None:
+        result.problems.append(Problem(source, 0, f"the text {short(bad)} holds half of a surrogate pair"))
+    else:
+        result.scenarios = ScenarioChecks(source, result.problems).snippet(data)
     result.files.append((source, len(result.scenarios)))
     return _check_names(result)
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The first text in Python data (keys included) that is not valid Unicode: it could never be sent. YAML
+    text is checked as it is read."""
+    pending, seen = [data], set()
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if not value.isascii() and _SURROGATE.search(value):
+                return value
+        elif isinstance(value, (dict, list, tuple)) and id(value) not in seen:  # all alive: ids stay theirs
+            seen.add(id(value))
+            pending.extend(value)
+            if isinstance(value, dict):
+                pending.extend(value.values())
+    return None
 
 
 def scenario_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:

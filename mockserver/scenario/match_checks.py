@@ -81,7 +81,7 @@ class MatchChecks(Checks):
             if pattern is not None:
                 try:
                     regex = re.compile(pattern)
-                except re.error as exc:
+                except (re.error, OverflowError, RecursionError, ValueError) as exc:
                     self.fail(line_of(rules, "regex"), f"'regex' in {where} is not a valid regular expression: {exc}")
         return TextRule(contains or None, regex) if contains or regex else None
 

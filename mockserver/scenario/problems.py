@@ -13,11 +13,26 @@ if TYPE_CHECKING:
     from .model import Scenario
 
 
+def printable(text: str) -> str:
+    """Text safe to print on a terminal or in a log: line breaks, escape sequences, bidirectional controls and
+    other invisible characters written as escapes (`\\n`, `\\x1b`, `\\u202e`), so that a name in a message can
+    neither forge a line nor colour a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 @dataclass(frozen=True)
 class Problem:
+    """One problem, `source:line: message`; the source and the message are kept printable (see `printable`)."""
+
     source: str
     line: int
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", printable(self.source))
+        object.__setattr__(self, "message", printable(self.message))
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}: {self.message}" if self.line else f"{self.source}: {self.message}"
@@ -63,12 +78,28 @@ def kind_of(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-_REPR = reprlib.Repr()
+class _ShortRepr(reprlib.Repr):
+    """reprlib finds its method by the type's name: a subclass of dict or list (the YAML reader's, with line
+    numbers) would fall back to the builtin repr of everything inside it, however large. Every value here is cut
+    short by its kind instead."""
+
+    def repr1(self, x: Any, level: int) -> str:
+        if isinstance(x, dict):
+            return self.repr_dict(x, level)
+        if isinstance(x, list):
+            return self.repr_list(x, level)
+        if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > 200:
+            return f"a {len(str(x)) if x.bit_length() < 14_000 else 'huge'}-digit number"
+        return super().repr1(x, level)
+
+
+_REPR = _ShortRepr()
 _REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 2, 4, 4, 60, 60
+_REPR.maxlong = 60
 
 
 def short(value: Any) -> str:
-    """A value as it appears in a message: cut short, whatever its size or depth."""
+    """A value as it appears in a message: cut short, whatever its size, depth or kind."""
     return _REPR.repr(value)
 
 

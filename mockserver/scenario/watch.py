@@ -1,13 +1,15 @@
 """Reloading scenario files when they change (`serve --watch`).
 
 Polling, not OS notifications: no dependency, works the same on every platform and in containers with
-mounted folders. A broken edit keeps the last good set serving; fixing the file picks it up.
+mounted folders. A broken edit keeps the last good set serving; fixing the file picks it up. Whatever goes
+wrong in a round is logged and the next round polls again: the watcher never stops on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,10 +20,14 @@ log = logging.getLogger("mockserver")
 
 POLL_SECONDS = 0.5
 
+# What a file looks like to the watcher: modification time, size, change time (a chmod moves it) and whether it
+# can be read now (a file made readable through its folder's permissions or an ACL changes nothing else).
+Seen = tuple[int, int, int, bool]
 
-def snapshot(paths: Sequence[str | Path]) -> dict[Path, tuple[int, int]]:
-    """Every scenario file below `paths` with its modification time and size: new, removed, edited files all
-    change it."""
+
+def snapshot(paths: Sequence[str | Path]) -> dict[Path, Seen]:
+    """Every scenario file below `paths` with what can change about it: new, removed, edited files, and files
+    that become readable, all change it."""
     files, _ = scenario_files(paths)
     result = {}
     for path in files:
@@ -29,20 +35,25 @@ def snapshot(paths: Sequence[str | Path]) -> dict[Path, tuple[int, int]]:
             stat = path.stat()
         except OSError:
             continue
-        result[path] = (stat.st_mtime_ns, stat.st_size)
+        result[path] = (stat.st_mtime_ns, stat.st_size, stat.st_ctime_ns, os.access(path, os.R_OK))
     return result
 
 
 async def watch(paths: Sequence[str | Path], selector: Selector, poll: float = POLL_SECONDS) -> None:
-    """Reload the file scenarios whenever the files under `paths` change; runs until cancelled."""
-    seen = snapshot(paths)
+    """Reload the file scenarios whenever the files under `paths` change; runs until cancelled. Files are read
+    and checked in a thread, so that a large reload does not hold up the answers being served."""
+    seen = await asyncio.to_thread(snapshot, paths)
     while True:
         await asyncio.sleep(poll)
-        current = snapshot(paths)
-        if current == seen:
+        try:
+            current = await asyncio.to_thread(snapshot, paths)
+            if current == seen:
+                continue
+            seen = current
+            result = await asyncio.to_thread(load_paths, paths)
+        except Exception:  # a bug, or an OS failure no check foresaw: say so, and keep watching
+            log.exception("reloading the scenario files failed; still serving the previous scenarios")
             continue
-        seen = current
-        result = load_paths(paths)
         if result.problems:
             for problem in result.problems:
                 log.warning("not reloaded: %s", problem)

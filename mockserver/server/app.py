@@ -14,10 +14,12 @@ from ..scenario.model import Scenario
 from ..wire import catalogue, chat, completions, embeddings, moderations, responses
 from ..wire.contract import WholeFormat, WireFormat
 from . import control, conversation_routes, response_routes, scrape
+from .bodies import MAX_BODY
 from .exchange import base_headers, current
 from .keeper import KEEPER
-from .middleware import MAX_BODY, api_middleware
+from .middleware import api_middleware
 from .pipeline import Keeper, answer, answer_whole
+from .protocol import handler_args
 from .sessions import SESSION_PREFIX
 from .settings import Settings
 from .state import STATE, State
@@ -49,8 +51,11 @@ async def _stop_background(app: web.Application) -> None:
 
 def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = None) -> web.Application:
     """The aiohttp application serving `scenarios`; run it with any aiohttp runner or test client."""
-    app = web.Application(middlewares=[api_middleware], client_max_size=MAX_BODY)
-    app[STATE] = State(Selector(scenarios), settings or Settings())
+    settings = settings or Settings()
+    app = web.Application(
+        middlewares=[api_middleware], client_max_size=MAX_BODY, handler_args=handler_args(settings.idle_timeout)
+    )
+    app[STATE] = State(Selector(scenarios), settings)
     for prefix in ("", SESSION_PREFIX + "{session}"):
         for path, wire in WIRE_FORMATS.items():
             app.router.add_post(prefix + "/v1" + path, partial(answer, wire=wire, keeper=KEEPERS.get(path)))

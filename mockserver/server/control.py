@@ -6,7 +6,7 @@ It never shares a path with `/v1`. With `--admin-token`, every route but `/_mock
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
 import time
 from typing import Any
@@ -20,8 +20,10 @@ from ..scenario.model import Scenario
 from ..scenario.problems import short
 from ..wire.errors import ApiError, invalid
 from . import feed, page
+from .bodies import parse_json, read_body
 from .exchange import current
 from .explain import ENDPOINTS, explain
+from .journal import listing
 from .sessions import CONTROL_PREFIX
 from .state import STATE
 from .verdicts import verdict
@@ -36,7 +38,7 @@ def _session() -> str | None:
 
 async def _text(request: web.Request) -> str:
     try:
-        return (await request.read()).decode("utf-8")
+        return (await read_body(request)).decode("utf-8")
     except UnicodeDecodeError:
         raise invalid("The request body is not UTF-8 text.") from None
 
@@ -87,6 +89,16 @@ async def list_scenarios(request: web.Request) -> web.Response:
     return web.json_response({"scenarios": scenarios})
 
 
+async def _load(request: web.Request, text: str, source: str) -> LoadResult:
+    """Scenarios loaded in a thread, one body at a time: the server keeps answering meanwhile, and memory holds
+    one load, even when clients that sent bodies leave before theirs is done."""
+    loading = request.app[STATE].loading
+    await loading.acquire()
+    future = asyncio.ensure_future(asyncio.to_thread(load_text, text, source, snippet=True))
+    future.add_done_callback(lambda _: loading.release())
+    return await asyncio.shield(future)
+
+
 async def add_scenarios(request: web.Request) -> web.Response:
     """Add scenarios from a YAML or JSON body; `?source=NAME` names them in messages (default: inline)."""
     state = request.app[STATE]
@@ -94,7 +106,7 @@ async def add_scenarios(request: web.Request) -> web.Response:
     text = await _text(request)
     if not text.strip():
         raise invalid("No scenarios in the request body: it is empty.", code="invalid_scenario", status=422)
-    result = load_text(text, request.query.get("source", "<request body>"), snippet=True)
+    result = await _load(request, text, request.query.get("source", "<request body>"))
     if result.problems:
         raise scenario_problems(result)
     if not result.scenarios:
@@ -123,8 +135,8 @@ async def use_scenario(request: web.Request) -> web.Response:
     session = _session()
     expected = 'Expected a JSON body like {"scenario": "name"} (or {"scenario": null} to stop)'
     try:
-        body = json.loads(await _text(request))
-    except ValueError:
+        body = parse_json(await read_body(request))
+    except (ValueError, RecursionError):
         raise invalid(f"{expected}.") from None
     if not isinstance(body, dict) or "scenario" not in body:
         raise invalid(f"{expected}; got {short(body)}.", "scenario")
@@ -146,16 +158,35 @@ async def reset(request: web.Request) -> web.Response:
     return web.json_response({"reset": session or "all"})
 
 
-async def requests(request: web.Request) -> web.Response:
+def _whole_number(request: web.Request, name: str) -> int | None:
+    if name not in request.query:
+        return None
+    text = request.query[name]
+    try:
+        value = int(text) if len(text) < 19 else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise invalid(f"'{name}' must be a whole number.", param=name)
+    return max(0, value)
+
+
+async def requests(request: web.Request) -> web.StreamResponse:
+    """The journal, oldest first, written as it is rendered: a large journal never sits whole in memory."""
     state = request.app[STATE]
     entries = state.journal.select(session=_session(), scenario=request.query.get("scenario"))
-    if "limit" in request.query:
-        try:
-            limit = max(0, int(request.query["limit"]))
-        except ValueError:
-            raise invalid("'limit' must be a whole number.", param="limit") from None
+    after = _whole_number(request, "after")
+    if after is not None:
+        entries = [entry for entry in entries if entry.id > after]
+    limit = _whole_number(request, "limit")
+    if limit is not None:
         entries = entries[-limit:] if limit else []
-    return web.json_response({"requests": [entry.to_json() for entry in entries]})
+    response = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
+    await response.prepare(request)
+    for piece in listing(entries):
+        await response.write(piece)
+    await response.write_eof()
+    return response
 
 
 async def one_request(request: web.Request) -> web.Response:
@@ -212,7 +243,7 @@ async def explain_request(request: web.Request) -> web.Response:
     if endpoint is not None and endpoint not in ENDPOINTS:
         raise invalid(f"Unknown endpoint {endpoint!r}; expected one of: {', '.join(ENDPOINTS)}.", "endpoint")
     try:
-        body = json.loads(await _text(request))
+        body = parse_json(await read_body(request))
     except ValueError:
         raise invalid("Expected the JSON body of an API request.") from None
     if not isinstance(body, dict):
@@ -231,9 +262,9 @@ async def set_chaos(request: web.Request) -> web.Response:
     (`rate_limit=0.05,stall=0.01`). `{}` turns chaos off."""
     text = (await _text(request)).strip()
     try:
-        body = json.loads(text) if text.startswith("{") else None
+        body = parse_json(text.encode()) if text.startswith("{") else None
         spec = chaos.from_mapping(body) if isinstance(body, dict) else chaos.parse(text)
-    except (ValueError, chaos.ChaosError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise invalid(f"Invalid chaos settings: {exc}", code="invalid_chaos") from None
     state = request.app[STATE]
     state.chaos = spec
@@ -258,7 +289,7 @@ async def set_rate_limit(request: web.Request) -> web.Response:
     quota (a session's `{}` exempts it from the server's)."""
     text = (await _text(request)).strip()
     try:
-        body = json.loads(text) if text.startswith("{") else None
+        body = parse_json(text.encode()) if text.startswith("{") else None
         rules = quota.from_mapping(body) if isinstance(body, dict) else quota.parse(text)
     except (ValueError, quota.QuotaError) as exc:
         raise invalid(f"Invalid rate limit: {exc}", code="invalid_rate_limit") from None

@@ -15,6 +15,7 @@ from ..engine.plan import Plan, Timeline
 from ..engine.selection import Selection
 from ..engine.writer import COMPLETED, DISCONNECTED, FAULT, Ended, Outcome
 from ..scenario.chaos import ChaosKind
+from ..scenario.problems import printable
 from ..wire.errors import ApiError
 from .journal import Entry
 from .metrics import Metrics, endpoint_of
@@ -94,13 +95,14 @@ def finish(request: web.Request, exchange: Exchange, status: int | None) -> None
         entry.should_retry = {"true": True, "false": False}.get(exchange.should_retry or "")
         entry.rate_limit = exchange.rate_limit
         _time_entry(entry, exchange, elapsed)
+        request.app[STATE].journal.account(entry)
         resource = request.match_info.route.resource
         request.app[STATE].metrics.record(
             endpoint_of(resource.canonical if resource is not None else ""), entry, faults, exchange.outcome
         )
     if not log.isEnabledFor(logging.INFO):
         return
-    parts = [request.method, request.path, str(status or "-")]
+    parts = [request.method, printable(request.path), str(status or "-")]
     if selection is not None:
         step = (
             f" step={selection.step_number}/{len(selection.scenario.steps)}" if selection.scenario.is_sequence else ""

@@ -2,6 +2,11 @@
 
 An entry is written when a request arrives and completed in place when its answer ends, so a stream still
 in flight is visible (with `status` null and `ended` "in progress").
+
+The journal is bounded twice: by its number of entries and by the bytes its bodies and headers hold; the
+oldest entries go first. A body is kept as the bytes that came and written back into the listing as they are
+when they were JSON: the journal never parses a body again, so it always renders, and rendering it costs no
+more memory than the bytes themselves.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ import json
 import time
 from array import array
 from collections import deque
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 IN_PROGRESS = "in progress"
 # Bodies larger than this are journaled as a note, not kept: the journal must stay small.
 MAX_KEPT_BODY = 1024 * 1024
+# What an entry costs beyond its body and headers (the object and its fields), counted against the byte budget.
+ENTRY_OVERHEAD = 1024
 
 
 @dataclass
@@ -27,9 +35,9 @@ class Entry:
     session: str | None
     retry_count: int | None  # the x-stainless-retry-count header the SDKs send: 0, 1, 2...
     headers: dict[str, str]
-    # In the server, the raw bytes: kept as they came, they cost the garbage collector nothing to hold. The
-    # JSON form decodes them (the JSON the client sent; text when it is not JSON).
-    body: Any = None
+    # The raw bytes as they came (they cost the garbage collector nothing to hold), a note when they were too
+    # large to keep, or None before a body is read. The listing shows JSON bodies as JSON, others as text.
+    body: bytes | str | None = None
     scenario: str | None = None
     chosen_by: str | None = None  # how the scenario was chosen: use, header, model, match or default
     step: int | None = None
@@ -60,12 +68,62 @@ class Entry:
     miss: list[dict[str, str]] | None = None  # no scenario answered: the closest ones, and the rule each failed
     store_miss: str | None = None  # a stored object looked up in vain because --store-size dropped it
 
+    body_is_json: bool = field(default=False, repr=False)  # the body parsed as the JSON object the API reads
+    cost: int = field(default=0, repr=False)  # bytes counted against the journal's budget
+
+    def render(self) -> bytes:
+        """The entry as a JSON object, its body written in as it came when it was JSON."""
+        head = json.dumps(
+            {
+                "id": self.id,
+                "time": self.time,
+                "method": self.method,
+                "path": self.path,
+                "session": self.session,
+                "retry_count": self.retry_count,
+                "headers": self.headers,
+            }
+        )
+        tail = json.dumps(
+            {
+                "scenario": self.scenario,
+                "chosen_by": self.chosen_by,
+                "step": self.step,
+                "status": self.status,
+                "ended": self.ended,
+                "chunks": self.chunks,
+                "duration_ms": self.duration_ms,
+                "fault": self.fault,
+                "chaos": self.chaos,
+                "stall_ms": self.stall_ms,
+                "retry_after": self.retry_after,
+                "should_retry": self.should_retry,
+                "rate_limit": self.rate_limit,
+                "error": self.error,
+                "headers_ms": self.headers_ms,
+                "ttft_ms": self.ttft_ms,
+                "ticks": tick_pairs(self.ticks) if isinstance(self.ticks, array) else self.ticks,
+                "marks": self.marks,
+                "tool_calls": self.tool_calls,
+                "tool_results": self.tool_results,
+                "notes": self.notes,
+                "miss": self.miss,
+                "store_miss": self.store_miss,
+            }
+        )
+        return b"".join((head[:-1].encode(), b', "body": ', self._body_json(), b", ", tail[1:].encode()))
+
+    def _body_json(self) -> bytes:
+        body = self.body
+        if isinstance(body, bytes):
+            if self.body_is_json:  # UTF-8 JSON that parsed: valid as it is
+                return body
+            return json.dumps(body.decode("utf-8", "replace")).encode()
+        return json.dumps(body).encode()
+
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        if isinstance(self.body, bytes):
-            data["body"] = decoded(self.body)
-        if isinstance(self.ticks, array):
-            data["ticks"] = tick_pairs(self.ticks)
+        """The entry as the control API lists it, as Python data."""
+        data: dict[str, Any] = json.loads(self.render())
         return data
 
 
@@ -79,19 +137,19 @@ def kept_body(raw: bytes) -> bytes | str:
     return raw if len(raw) <= MAX_KEPT_BODY else f"<{len(raw)} bytes, not kept>"
 
 
-def decoded(raw: bytes) -> Any:
-    """A kept body as JSON when it parses, as text otherwise."""
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return raw.decode("utf-8", "replace")
+def _headers_cost(headers: dict[str, str]) -> int:
+    return sum(len(name) + len(value) for name, value in headers.items())
 
 
 class Journal:
-    """A ring of the last `size` entries."""
+    """The last `size` entries, holding at most `max_bytes` of bodies and headers (the newest entry is always
+    kept, however large)."""
 
-    def __init__(self, size: int = 1000) -> None:
-        self.entries: deque[Entry] = deque(maxlen=size)
+    def __init__(self, size: int = 1000, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.entries: deque[Entry] = deque()
+        self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0  # what the entries held cost, against max_bytes
         self.next_id = 1
 
     def open(self, method: str, path: str, session: str | None, headers: dict[str, str]) -> Entry:
@@ -102,12 +160,30 @@ class Journal:
             method=method,
             path=path,
             session=session,
-            retry_count=int(retry) if retry and retry.isascii() and retry.isdigit() else None,
+            retry_count=int(retry) if retry and retry.isascii() and retry.isdigit() and len(retry) < 10 else None,
             headers=headers,
         )
         self.next_id += 1
         self.entries.append(entry)
+        self._charge(entry, ENTRY_OVERHEAD + len(path) + _headers_cost(headers))
         return entry
+
+    def keep(self, entry: Entry, raw: bytes) -> None:
+        """Keep a request's body in its entry (a note of its size when it is too large)."""
+        entry.body = kept_body(raw)
+        self._charge(entry, len(entry.body))
+
+    def account(self, entry: Entry) -> None:
+        """Count what a finished entry holds beyond its request (its stream's ticks) against the budget."""
+        if isinstance(entry.ticks, array):
+            self._charge(entry, entry.ticks.itemsize * len(entry.ticks))
+
+    def _charge(self, entry: Entry, cost: int) -> None:
+        entry.cost += cost
+        self.bytes += cost
+        entries = self.entries
+        while len(entries) > 1 and (len(entries) > self.size or self.bytes > self.max_bytes):
+            self.bytes -= entries.popleft().cost
 
     def select(self, session: str | None = None, scenario: str | None = None) -> list[Entry]:
         return [
@@ -123,3 +199,21 @@ class Journal:
             kept = [entry for entry in self.entries if entry.session != session]
             self.entries.clear()
             self.entries.extend(kept)
+        self.bytes = sum(entry.cost for entry in self.entries)
+
+
+def listing(entries: list[Entry], batch_bytes: int = 256 * 1024) -> Iterator[bytes]:
+    """`{"requests": [...]}` in pieces of about `batch_bytes`, so that a large journal is written as it is
+    rendered rather than built whole."""
+    pending: list[bytes] = [b'{"requests": [']
+    size = 0
+    for index, entry in enumerate(entries):
+        rendered = entry.render()
+        pending.append(b", " + rendered if index else rendered)
+        size += len(rendered)
+        if size >= batch_bytes:
+            yield b"".join(pending)
+            pending.clear()
+            size = 0
+    pending.append(b"]}")
+    yield b"".join(pending)

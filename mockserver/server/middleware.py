@@ -10,15 +10,12 @@ from aiohttp import web
 
 from ..engine.writer import FAULT
 from ..wire.errors import ApiError, invalid, retry_after_seconds
+from .bodies import too_large
+from .credentials import check_admin, check_header_text, check_key, journal_headers
 from .exchange import ConnectionCut, Exchange, base_headers, begin, finish, log
 from .sessions import classify
 from .state import STATE
 
-MAX_BODY = 10 * 1024 * 1024
-_NO_KEY = (
-    "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth "
-    "(i.e. Authorization: Bearer YOUR_KEY). You can obtain an API key from https://platform.openai.com/account/api-keys."
-)
 _BUG = "The server had an error while processing your request. Sorry about that!"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,20 +24,28 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE]
-    session, audience = classify(request)
+    task = asyncio.current_task()
+    if task is not None:
+        state.in_flight.add(task)
+    route = classify(request)
+    session, audience = route.session, route.audience
     exchange = Exchange(asyncio.get_running_loop().time(), state.request_id(), session)
     begin(exchange)
     if session:
         state.touch(session)
     if audience == "api":
-        headers = {name.lower(): value for name, value in request.headers.items() if name.lower() != "authorization"}
-        exchange.entry = state.journal.open(request.method, request.path, session or None, headers)
+        exchange.entry = state.journal.open(
+            request.method, request.path, session or None, journal_headers(request.headers.items())
+        )
     status: int | None = 500
     try:
+        check_header_text(request.headers)
         if audience == "api" and state.settings.api_key is not None:
-            _check_key(request.headers.get("Authorization"), state.settings.api_key)
+            check_key(request.headers.get("Authorization"), state.settings.api_key)
         elif audience == "control":
-            _check_admin(request.headers.get("Authorization"), state.settings.admin_token)
+            check_admin(request.headers.get("Authorization"), state.settings.admin_token)
+        if route.refused is not None:
+            raise invalid(route.refused, code="invalid_session")
         response = await handler(request)
         status = response.status
         return response
@@ -71,33 +76,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         status = 500
         return ApiError(500, _BUG, "server_error").response(base_headers(exchange))
     finally:
+        if task is not None:
+            state.in_flight.discard(task)
         finish(request, exchange, status)
-
-
-def _mask(key: str) -> str:
-    return f"{key[:3]}{'*' * max(len(key) - 7, 3)}{key[-4:]}" if len(key) > 8 else "*" * len(key)
-
-
-def _check_key(header: str | None, key: str) -> None:
-    if not header or not header.startswith("Bearer ") or not header[7:].strip():
-        raise ApiError(401, _NO_KEY, code="invalid_api_key")
-    given = header[7:].strip()
-    if given != key:
-        raise ApiError(
-            401,
-            f"Incorrect API key provided: {_mask(given)}. You can find your API key at "
-            "https://platform.openai.com/account/api-keys.",
-            code="invalid_api_key",
-        )
-
-
-def _check_admin(header: str | None, token: str | None) -> None:
-    if token is not None and header != f"Bearer {token}":
-        raise ApiError(
-            401,
-            "The control API needs 'Authorization: Bearer TOKEN' with the server's --admin-token.",
-            code="invalid_admin_token",
-        )
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> ApiError:
@@ -108,7 +89,7 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> ApiError:
             status=405,
         )
     if exc.status == 413:
-        return invalid(f"Request body too large: the limit is {MAX_BODY} bytes (10 MiB).", status=413)
+        return too_large()
     if exc.status == 404:
         return invalid(f"Invalid URL ({request.method} {request.path})", status=404)
     return ApiError(exc.status, exc.reason, "server_error" if exc.status >= 500 else "invalid_request_error")

@@ -5,9 +5,7 @@ chaos, plan, then stream on time or answer whole. A wire format only checks its 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import re
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,20 +19,13 @@ from ..engine.plan import Plan, error_latency, faults_only, first_ending, make_p
 from ..engine.selection import ScenarioMiss
 from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, sleep_until, write_events
 from ..scenario.model import Answer, ErrorReply
-from ..wire import params
 from ..wire.contract import Renders, WholeFormat, WireFormat
-from ..wire.errors import ApiError, Counts, fault_reply, invalid, scripted_error
+from ..wire.errors import ApiError, Counts, fault_reply, scripted_error
 from . import admission
 from .agent_journal import record_calls, record_notes, record_request
+from .bodies import read_object
 from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms, stream_outcome
-from .journal import kept_body
 from .state import STATE, State
-
-_BAD_JSON = (
-    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
-    "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble "
-    "figuring out how to fix this, please contact us through our help center at help.openai.com.)"
-)
 
 
 class Keeper(Protocol):
@@ -205,31 +196,14 @@ async def _whole(
 
 async def read_json(request: web.Request, exchange: Exchange) -> dict[str, Any]:
     """The request's JSON object, the raw bytes kept in its journal entry; the real API's 400s otherwise."""
-    raw = await request.read()
-    if exchange.entry is not None:
-        exchange.entry.body = kept_body(raw)
-    try:
-        body = parse_json(raw)
-    except (ValueError, UnicodeError, RecursionError):
-        raise invalid(_BAD_JSON) from None
-    if not isinstance(body, dict):
-        raise invalid(
-            f"Invalid body: expected a JSON object, but got {params.type_name(body)} instead.", code="invalid_type"
-        )
-    return body
+    entry = exchange.entry
+    journal = request.app[STATE].journal
 
+    def keep(raw: bytes) -> None:
+        if entry is not None:
+            journal.keep(entry, raw)
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-
-
-def parse_json(raw: bytes) -> Any:
-    """JSON as the real API reads it: NaN and Infinity are not JSON, and a string holding half of a surrogate
-    pair cannot be text (it could never be answered, or journaled, as UTF-8)."""
-    body = json.loads(raw, parse_constant=_no_constant)
-    if _LONE_SURROGATE.search(raw):  # rare: check the decoded text only when an escaped surrogate is there
-        json.dumps(body, ensure_ascii=False).encode()
+    body = await read_object(request, keep)
+    if entry is not None:
+        entry.body_is_json = True
     return body

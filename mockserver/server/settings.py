@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable
 from dataclasses import Field, dataclass, field, fields
 from typing import Any
@@ -32,6 +33,17 @@ parse_speed = _bounded(float, 0, 1e12, "must be a finite number >= 0 (0 = no del
 _port = _bounded(int, 0, 65535, "must be 0-65535 (0 = any free port)")
 _journal_size = _bounded(int, 1, 10_000_000, "must be a whole number >= 1")
 _workers = _bounded(int, 1, 256, "must be a whole number from 1 to 256")
+_timeout = _bounded(float, 0, 86400, "must be seconds from 0 to 86400 (0 = no limit)")
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?\s*", re.IGNORECASE)
+
+
+def _size(text: str) -> int:
+    """A size in bytes: `67108864`, `64M`, `64MiB`, `1G` (K, M and G are powers of 1024)."""
+    match = _SIZE.fullmatch(text)
+    value = float(match[1]) * 1024 ** " kmg".index(match[2].lower() or " ") if match else 0
+    if not 1 <= value <= 2**40:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 64M, 512K or 67108864 (bytes, 1 or more)")
+    return int(value)
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -104,6 +116,13 @@ class Settings:
         None, "require 'Authorization: Bearer TOKEN' on /_mock/ and /metrics (not health)", metavar="TOKEN"
     )
     journal_size: int = option(1000, "requests kept in the journal", _journal_size, "N")
+    journal_bytes: int = option(
+        64 * 1024**2,
+        "bytes of request bodies and headers the journal keeps, e.g. 64M; the oldest entries go first",
+        _size,
+        "SIZE",
+        shown="64M",
+    )
     seed: int = option(0, "seed for ids, chaos draws and jitter: the same seed repeats a run exactly", _seed, "N")
     chaos: chaos.ChaosSpec | None = option(
         None,
@@ -138,6 +157,16 @@ class Settings:
         "Responses) instead of only counting it, as OpenAI's models do",
         _flag,
         kind="switch",
+    )
+    idle_timeout: float = option(
+        60.0,
+        "close a connection that sends no whole request line and headers for this long: a new one, one between "
+        "requests (keep-alive), or one still sending its headers; 0 = never",
+        _timeout,
+        "SECONDS",
+    )
+    body_timeout: float = option(
+        60.0, "answer 408 to a request whose body has not all come after this long; 0 = never", _timeout, "SECONDS"
     )
     # The `obfuscation` field on stream chunks, unless a request turns it off.
     obfuscation: bool = option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import OrderedDict
@@ -18,6 +19,8 @@ from .ratelimits import Limiter
 from .settings import Settings
 from .store import Store
 
+# Request bodies over 1 MiB read and parsed at once (see `bodies.read_object`).
+MAX_LARGE_AT_ONCE = 4
 # Sessions whose sequence counts, draws and scenarios are kept (the journal is bounded on its own).
 MAX_SESSIONS = 10_000
 
@@ -31,13 +34,18 @@ class State:
     rng: random.Random = field(init=False)
     chaos: ChaosSpec | None = field(init=False)  # the server's chaos rates, changeable at run time
     limits: Limiter = field(init=False)  # the quotas and the rate-limit counts
-    draws: dict[tuple[str, ...], int] = field(init=False, default_factory=dict)
+    # session -> draw key -> draws made: a session's draws are forgotten with it, in one step
+    draws: dict[str, dict[tuple[str, ...], int]] = field(init=False, default_factory=dict)
     sessions: OrderedDict[str, None] = field(init=False, default_factory=OrderedDict)  # by last use
     started: float = field(init=False, default_factory=time.monotonic)
     metrics: Metrics = field(init=False, default_factory=Metrics)  # since the server started; reset keeps them
+    loading: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)  # one scenario body loads at a time
+    in_flight: set[asyncio.Task[object]] = field(init=False, default_factory=set)  # cancelled when the server stops
+    # Large request bodies read and parsed at once (see `bodies.read_object`).
+    large_bodies: asyncio.Semaphore = field(init=False, default_factory=lambda: asyncio.Semaphore(MAX_LARGE_AT_ONCE))
 
     def __post_init__(self) -> None:
-        self.journal = Journal(self.settings.journal_size)
+        self.journal = Journal(self.settings.journal_size, self.settings.journal_bytes)
         self.store = Store(self.settings.store_size)
         # Ids come from a seeded generator: a fresh server given the same requests sends the same bytes,
         # `created` timestamps aside.
@@ -47,23 +55,26 @@ class State:
 
     def touch(self, session: str) -> None:
         """Note that a session is in use. The state of the MAX_SESSIONS most recently used ones is kept; the
-        least recent is forgotten, so a load test with a fresh session per request cannot grow it forever."""
+        least recent is forgotten (its counts, draws, scenarios and use()), so a load test with a fresh session per
+        request cannot grow it forever; forgetting one costs the same however many there are."""
         self.sessions[session] = None
         self.sessions.move_to_end(session)
         if len(self.sessions) > MAX_SESSIONS:
             oldest, _ = self.sessions.popitem(last=False)
             self.selector.reset(oldest)
             self.limits.reset(oldest)
-            self.draws = {key: n for key, n in self.draws.items() if key[-1] != oldest}
+            self.draws.pop(oldest, None)
 
     def request_id(self) -> str:
         return "req_" + hex_token(self.rng, 32)
 
     def next_draw(self, key: tuple[str, ...]) -> int:
         """How many draws were made for `key` (a session's chaos, a scenario's jitter in a session) before
-        this one: random choices are seeded with it, so they do not depend on other sessions' requests."""
-        count = self.draws.get(key, 0)
-        self.draws[key] = count + 1
+        this one: random choices are seeded with it, so they do not depend on other sessions' requests. The
+        session is the last part of every key."""
+        draws = self.draws.setdefault(key[-1], {})
+        count = draws.get(key, 0)
+        draws[key] = count + 1
         return count
 
     def reset(self, session: str | None = None) -> None:
@@ -73,8 +84,10 @@ class State:
         self.limits.reset(session)
         self.journal.clear(session)
         self.store.reset(session)
-        # The session is the last part of every draw key.
-        self.draws = {key: n for key, n in self.draws.items() if session is not None and key[-1] != session}
+        if session is None:
+            self.draws.clear()
+        else:
+            self.draws.pop(session, None)
 
 
 STATE = web.AppKey("mockserver.state", State)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import logging
 import multiprocessing
 import os
 import queue
@@ -16,6 +17,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from multiprocessing.context import ForkContext, SpawnContext
@@ -24,6 +26,12 @@ from typing import Any
 from ..scenario.load import LoadResult, load_paths
 
 EXIT_BAD_SCENARIOS = 2
+# A worker that dies is started again, unless it died this many times in this many seconds already.
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 60
+ORPHAN_POLL_S = 0.5  # how often a worker checks that its parent is still there
+
+log = logging.getLogger("mockserver")
 
 # Serves until stopped: (options, scenarios, paths, port, ready(port), reuse_port) -> exit code.
 ServeOne = Callable[
@@ -37,6 +45,14 @@ def cannot_listen(args: argparse.Namespace, exc: OSError) -> int:
     return 1
 
 
+def _exit_with(parent: int) -> None:
+    """Stop this worker (as SIGTERM does) once the process that started it is gone, so that no worker is left
+    serving the port on its own after the parent was killed."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_S)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _worker(
     args: argparse.Namespace,
     paths: Sequence[str],
@@ -46,9 +62,11 @@ def _worker(
     serve_one: ServeOne,
     setup: Callable[[int], None],
     report: Callable[[LoadResult], None],
+    parent: int,
 ) -> None:
     """One of `--workers` processes: loads the scenarios itself and serves them on the shared port."""
     setup(index)
+    threading.Thread(target=_exit_with, args=(parent,), name="mockserver-parent", daemon=True).start()
     args.worker_socket = args.worker_sockets[index - 1]
     result = load_paths(paths)
     if result.problems:  # the files changed since the parent checked them
@@ -61,6 +79,63 @@ def _worker(
     raise SystemExit(code)
 
 
+def describe_exit(code: int | None) -> str:
+    """How a process ended, in words: `was killed by SIGKILL`, `exited with code 3`."""
+    if code is not None and code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class Supervisor:
+    """Starts the workers, and starts again one that dies — up to MAX_RESTARTS times in RESTART_WINDOW_S for
+    the same worker; past that, a worker that keeps dying stops the server."""
+
+    def __init__(self, start: Callable[[int], Any], count: int) -> None:
+        self.start = start
+        self.workers = {index: start(index) for index in range(1, count + 1)}
+        self.restarts: dict[int, list[float]] = {index: [] for index in self.workers}
+
+    def alive(self) -> bool:
+        return all(worker.is_alive() for worker in self.workers.values())
+
+    def check(self) -> bool:
+        """Start again the workers that died; False when one of them cannot be kept running."""
+        for index, worker in self.workers.items():
+            if worker.is_alive():
+                continue
+            worker.join()
+            how = describe_exit(worker.exitcode)
+            now = time.monotonic()
+            recent = [at for at in self.restarts[index] if now - at < RESTART_WINDOW_S]
+            if worker.exitcode == EXIT_BAD_SCENARIOS:
+                log.error("worker %d (pid %s) %s: its scenarios no longer load; stopping", index, worker.pid, how)
+                return False
+            if len(recent) >= MAX_RESTARTS:
+                log.error(
+                    "worker %d (pid %s) %s, and stopped %d times in %d s: stopping the server",
+                    index,
+                    worker.pid,
+                    how,
+                    len(recent) + 1,
+                    RESTART_WINDOW_S,
+                )
+                return False
+            log.warning("worker %d (pid %s) %s; starting it again", index, worker.pid, how)
+            self.restarts[index] = [*recent, now]
+            self.workers[index] = self.start(index)
+        return True
+
+    def stop(self) -> None:
+        for worker in self.workers.values():
+            if worker.is_alive():
+                worker.terminate()
+        for worker in self.workers.values():
+            worker.join(timeout=10)
+
+
 def run(
     args: argparse.Namespace,
     result: LoadResult,
@@ -70,7 +145,8 @@ def run(
     setup: Callable[[int], None],
     report: Callable[[LoadResult], None],
 ) -> int:
-    """Run `--workers` processes on one port; `banner(port)` once all of them listen."""
+    """Run `--workers` processes on one port; `banner(port)` once all of them listen. A worker that dies is
+    started again (see `Supervisor`); the workers stop when this process is gone."""
     if not hasattr(socket, "SO_REUSEPORT"):
         print("mockserver: --workers needs SO_REUSEPORT (Linux, macOS, BSD)", file=sys.stderr)
         return 1
@@ -89,44 +165,43 @@ def run(
         else:
             context = multiprocessing.get_context("spawn")
         ready = context.Queue()
+        parent = os.getpid()
         sockets, folder = _meeting_points(args.workers)
         args = argparse.Namespace(**vars(args), worker_sockets=sockets)
-        workers = [
-            context.Process(
+
+        def start(index: int) -> Any:
+            worker = context.Process(
                 target=_worker,
-                args=(args, paths, port, index, ready, serve_one, setup, report),
+                args=(args, paths, port, index, ready, serve_one, setup, report, parent),
                 name=f"mockserver-worker-{index}",
             )
-            for index in range(1, args.workers + 1)
-        ]
+            worker.start()
+            return worker
+
         stopping = False
 
         def stop(*_: Any) -> None:
             nonlocal stopping
             stopping = True
 
-        for worker in workers:
-            worker.start()
+        supervisor = Supervisor(start, args.workers)
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         started = 0
-        while started < len(workers) and not stopping:
+        while started < args.workers and not stopping:
             try:
                 ready.get(timeout=0.2)
                 started += 1
             except queue.Empty:
-                if any(not worker.is_alive() for worker in workers):
+                if not supervisor.alive():
                     stopping = True
-    if started == len(workers):
+    failed = started < args.workers
+    if not failed:
         banner(port)
-    while not stopping and all(worker.is_alive() for worker in workers):
+    while not stopping and not failed:
         time.sleep(0.2)
-    failed = started < len(workers) or any(worker.exitcode not in (None, 0) for worker in workers)
-    for worker in workers:
-        if worker.is_alive():
-            worker.terminate()
-    for worker in workers:
-        worker.join(timeout=10)
+        failed = not supervisor.check()
+    supervisor.stop()
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
     return 1 if failed else 0

@@ -176,7 +176,10 @@ class ApiError(Exception):
 
     def body(self) -> bytes:
         error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code, **self.details}
-        return json.dumps({"error": error}, ensure_ascii=False).encode()
+        try:
+            return json.dumps({"error": error}, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # text from a request that is not valid Unicode: escaped, the body still goes
+            return json.dumps({"error": error}).encode()
 
     def response(self, extra_headers: Mapping[str, str]) -> web.Response:
         return web.Response(

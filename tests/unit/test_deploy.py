@@ -130,8 +130,8 @@ def test_the_pod_runs_as_non_root_with_resources() -> None:
 
 
 def test_the_kubernetes_scenarios_load_and_the_variables_exist(tmp_path: Path) -> None:
-    env = {item["name"]: item["value"] for item in container().get("env", [])}
-    assert set(env) <= VARIABLES
+    assert {item["name"] for item in container().get("env", [])} <= VARIABLES
+    env = {item["name"]: item["value"] for item in container().get("env", []) if "value" in item}
     config_maps = {doc["metadata"]["name"]: doc for doc in manifests() if doc["kind"] == "ConfigMap"}
     mounts = {mount["name"]: mount["mountPath"] for mount in container().get("volumeMounts", [])}
     for volume in pod_spec().get("volumes", []):
@@ -144,6 +144,27 @@ def test_the_kubernetes_scenarios_load_and_the_variables_exist(tmp_path: Path) -
     assert any(tmp_path.iterdir()), "the manifest mounts no scenarios"
     result = load_paths([tmp_path])
     assert not result.problems, "\n".join(map(str, result.problems))
+
+
+def test_the_control_api_is_closed_by_a_token_from_a_secret() -> None:
+    """The server listens on every address of the pod: the shipped manifest must not leave the control API
+    open, nor ship a token everyone knows."""
+    (token,) = [item for item in container()["env"] if item["name"] == "MOCKSERVER_ADMIN_TOKEN"]
+    assert "value" not in token
+    reference = token["valueFrom"]["secretKeyRef"]
+    assert reference["name"] and reference["key"]
+    assert reference.get("optional", False) is False  # no Secret, no pod: never an open control API
+    assert not [doc for doc in manifests() if doc["kind"] == "Secret"], "a shipped Secret would be a known token"
+    assert f"kubectl create secret generic {reference['name']} --from-literal={reference['key']}=" in (
+        KUBERNETES.read_text()
+    )
+
+
+def test_the_memory_limit_holds_what_the_guide_says() -> None:
+    resources = container()["resources"]
+    assert resources["limits"]["memory"] == "512Mi"
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    assert "512 MiB" in guide and "MOCKSERVER_JOURNAL_BYTES" in guide
 
 
 def test_the_compose_example_runs_the_image_next_to_an_app() -> None:

@@ -266,8 +266,10 @@ def test_yaml_aliases_cannot_loop_or_explode() -> None:
     levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
     laughs = "\n".join(levels) + "\nscenarios:\n  - {name: laughs, text: *a8}\n"
     found = problems(laughs)
-    assert found and "text" in found[-1]
-    assert len(found[-1]) < 400  # the message shows a short version of the value
+    assert found == [
+        "s.yaml:7: the document holds more than 2,000,000 values once its aliases (*name) are expanded; write "
+        "fewer aliases, or split the file"
+    ]
 
 
 def test_header_names_must_be_whole_tokens() -> None:

@@ -11,8 +11,10 @@ What the schema cannot express, so the loader alone reports it and the corpus le
 - a `match.regex` that is not a valid Python regular expression;
 - a `retry_after` text that is not an HTTP date;
 - a whole number written with a fraction (`status: 429.0`, `prompt_tokens: 3.0`): draft-07's integer allows it;
-- infinite numbers (`.inf`), which JSON does not have and `minimum: 0` lets through;
+- infinite numbers (`.inf`) where the schema bounds no maximum (a scripted vector's values);
 - a rate-limit window of no time at all (`5/0s`).
+- YAML values JSON has no form for (a date, binary data) inside tool-call arguments;
+- a file nested more than 100 levels deep, or whose aliases expand it past 2,000,000 values.
 
 `test_what_only_the_loader_catches` holds one file for each.
 """
@@ -263,6 +265,10 @@ BAD = {
     "name with a space": "scenarios:\n  - {name: two words, text: hi}\n",
     "name empty": "scenarios:\n  - {name: '', text: hi}\n",
     "name a number": "scenarios:\n  - {name: 42, text: hi}\n",
+    "name with a control character": 'scenarios:\n  - {name: "bell\\a", text: hi}\n',
+    "a delay of more than a day": one("text: hi\nttft_ms: 86400001"),
+    "an infinite delay": one("text: hi\nttft_ms: .inf"),
+    "a retry_after of more than a day": one("error: {status: 429, retry_after: 86401}"),
     "description a number": one("description: 5\ntext: hi"),
     "misspelled key": one("text: hi\nfinish_reson: length"),
     "unknown key": one("text: hi\ncolor: blue"),
@@ -439,9 +445,10 @@ ONLY_THE_LOADER = {
     "a regex Python cannot compile": one("text: hi\nmatch: {regex: '('}"),
     "retry_after text that is not a date": one("error: {status: 429, retry_after: soon}"),
     "status with a fraction": one("error: {status: 429.0}"),
-    "an infinite delay": one("text: hi\nttft_ms: .inf"),
     "an infinite vector value": one("embeddings: [1, .inf]"),
     "a window of no time": one("text: x\nrate_limit: {requests: 5/0s}"),
+    "a date in tool-call arguments": one("tool_calls: [{name: f, arguments: {when: 2024-01-01}}]"),
+    "nesting deeper than 100": one("tool_calls: [{name: f, arguments: " + "{a: " * 101 + "1" + "}" * 101 + "}]"),
 }
 
 
