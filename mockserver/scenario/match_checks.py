@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .checks import Checks
+from .fault_checks import HEADER_NAME
 from .marked_yaml import line_of
 from .model import Match, TextRule, ToolResultRule
 from .problems import hint, kind_of, short
@@ -33,7 +34,6 @@ _TEXT_KEYS = ("contains", "regex")
 _TOOL_RESULT_KEYS = ("name", *_TEXT_KEYS)
 _TURN_KEYS = ("min", "max")
 _FORMAT_KEYS = ("type", "name")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class MatchChecks(Checks):
@@ -182,7 +182,7 @@ class MatchChecks(Checks):
         found = []
         for name, glob in value.items():
             line = line_of(value, name)
-            if key == "headers" and not (isinstance(name, str) and _HEADER_NAME.fullmatch(name)):
+            if key == "headers" and not (isinstance(name, str) and HEADER_NAME.fullmatch(name)):
                 self.fail(line, f"{short(name)} in {inner_where} is not a valid HTTP header name")
             elif isinstance(glob, bool) or not isinstance(glob, (str, int, float)):
                 self.fail(line, f"'{name}' in {inner_where} must be text (a glob), got {kind_of(glob)}")

@@ -10,7 +10,7 @@ from typing import Any, cast
 from ..engine.ask import Ask, Call, Message, Role
 from ..scenario.tokens import estimate_prompt_tokens, message_text
 from . import params, tools_request, validation
-from .errors import ApiError, invalid, missing
+from .errors import invalid, missing
 from .model_limits import chat_limits
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
@@ -22,14 +22,7 @@ def parse_request(body: Mapping[str, Any]) -> Ask:
     model = params.model(body)
     if "messages" not in body:
         raise missing("messages")
-    unknown = validation.unknown_parameter(body, validation.CHAT)
-    try:
-        ask = _parse(body, model)
-    except ApiError as error:
-        error.unknown_parameter = unknown
-        raise
-    ask.unknown_parameter = unknown
-    return ask
+    return validation.checked(body, validation.CHAT, lambda: _parse(body, model))
 
 
 def _parse(body: Mapping[str, Any], model: str) -> Ask:

@@ -10,7 +10,7 @@ from ..engine.ask import Ask, Message
 from ..scenario.tokens import count_tokens
 from . import params, validation
 from .chat_request import stop_sequences
-from .errors import ApiError, invalid, missing
+from .errors import invalid, missing
 
 DEFAULT_MAX_TOKENS = 16
 MAX_CHOICES = 128  # prompts times n: a small request must not ask for a huge answer
@@ -44,14 +44,7 @@ def _prompts(body: Mapping[str, Any]) -> list[str]:
 def parse_request(body: Mapping[str, Any]) -> CompletionsAsk:
     """Check a legacy completions request as the real API does; an unknown parameter's 400 waits, as in chat."""
     model = params.model(body)
-    unknown = validation.unknown_parameter(body, validation.COMPLETIONS)
-    try:
-        ask = _parse(body, model)
-    except ApiError as error:
-        error.unknown_parameter = unknown
-        raise
-    ask.unknown_parameter = unknown
-    return ask
+    return validation.checked(body, validation.COMPLETIONS, lambda: _parse(body, model))
 
 
 def _parse(body: Mapping[str, Any], model: str) -> CompletionsAsk:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, cast
 from ..engine.ask import Ask, Call, Message, Role
 from ..scenario.tokens import estimate_prompt_tokens, message_text
 from . import params, tools_request, validation
-from .errors import ApiError, invalid, missing
+from .errors import invalid, missing
 from .model_limits import responses_limits
 
 ROLES = ("assistant", "system", "developer", "user")
@@ -64,14 +64,7 @@ def parse_request(body: Mapping[str, Any]) -> ResponsesAsk:
     response object echoes back. A request that also has an unknown parameter carries its 400
     (`unknown_parameter`): the real API reports that one first."""
     model = _model(body)
-    unknown = validation.unknown_parameter(body, validation.RESPONSES)
-    try:
-        ask = _parse(body, model)
-    except ApiError as error:
-        error.unknown_parameter = unknown
-        raise
-    ask.unknown_parameter = unknown
-    return ask
+    return validation.checked(body, validation.RESPONSES, lambda: _parse(body, model))
 
 
 def _model(body: Mapping[str, Any]) -> str:

@@ -7,11 +7,12 @@ list of values, how a type is named), the measured fact is written here, beside 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
+from ..engine.ask import Ask
 from . import api_table
 from .api_table import P
 from .errors import ApiError, invalid
@@ -184,6 +185,22 @@ def suggestion(key: str, known: Iterable[str], present: Iterable[str]) -> str:
     )
     names = [f"'{name}'" for _, name in close[:2]]
     return f" Did you mean {' or '.join(names)}?" if names else ""
+
+
+AskT = TypeVar("AskT", bound=Ask)
+
+
+def checked(body: Mapping[str, Any], surface: Surface, parse: Callable[[], AskT]) -> AskT:
+    """The request as `parse()` reads it, carrying the 400 of an unknown parameter (also on the error `parse()`
+    raises): the real API reports that one before any other, unless the server or the scenario lets it through."""
+    unknown = unknown_parameter(body, surface)
+    try:
+        ask = parse()
+    except ApiError as error:
+        error.unknown_parameter = unknown
+        raise
+    ask.unknown_parameter = unknown
+    return ask
 
 
 def unknown_parameter(body: Mapping[str, Any], surface: Surface) -> ApiError | None:
