@@ -32,6 +32,9 @@ scenarios:
     ttft_ms: 200
     interval_ms: 60
   - {name: stalls, chunks: ["before", {stall_ms: 10000}, " after"]}
+  - {name: trip-start, match: {model: trip, turn: 0}, text: "Where to?"}
+  - {name: trip-when, match: {model: trip, turn: 1, last_role: user}, text: "When do you leave?"}
+  - {name: trip-booked, match: {model: trip, turn: {min: 2}}, text: "Booked."}
 """
 
 
@@ -72,6 +75,22 @@ def test_a_chain_of_three_turns(client: openai.OpenAI, session: Session) -> None
     counted = client.responses.input_tokens.count(previous_response_id=second.id, input="And in Tokyo?")
     assert counted.input_tokens == third.usage.input_tokens
     assert [entry["scenario"] for entry in session.journal()[:3]] == ["paris", "paris", "tokyo"]
+
+
+def test_the_turns_of_a_chain_choose_each_answer(client: openai.OpenAI, session: Session) -> None:
+    """`match: {turn: N}` counts the assistant turns of the whole chain, the stored ones included."""
+    first = client.responses.create(model="trip", input="Plan a trip for me.")
+    second = client.responses.create(model="trip", previous_response_id=first.id, input="Lisbon.")
+    third = client.responses.create(model="trip", previous_response_id=second.id, input="On Friday.")
+    assert [text_of(r) for r in (first, second, third)] == ["Where to?", "When do you leave?", "Booked."]
+    alone = client.responses.create(model="trip", input="On Friday.")  # no chain: the first turn again
+    assert text_of(alone) == "Where to?"
+    assert [entry["scenario"] for entry in session.journal()] == [
+        "trip-start",
+        "trip-when",
+        "trip-booked",
+        "trip-start",
+    ]
 
 
 def test_retrieve_list_and_delete(client: openai.OpenAI) -> None:
