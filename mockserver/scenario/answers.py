@@ -10,6 +10,7 @@ from typing import Any
 
 from . import chaos
 from .endpoints import EndpointChecks
+from .hangups import SOCKET_ENDS, SOCKET_KEYS, HangupChecks
 from .marked_yaml import line_of
 from .model import (
     ARGUMENTS,
@@ -48,18 +49,18 @@ STEP_KEYS = (*BODY_KEYS, *_ANSWER_KEYS, *_TIMING_KEYS, *ENDPOINT_KEYS)
 _CHOICE_KEYS = ("chunks", "text", "json", "tool_calls", "refusal", "reasoning", "finish_reason")
 _CONTENT_KEYS = ("chunks", "text", "json")
 _TOOL_KEYS = ("name", "arguments", "id")
-_CHUNK_KINDS = ("content", "error", "disconnect", "end", "stall_ms", "raw", "keepalive")
-_CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob", "standalone")
+_CHUNK_KINDS = ("content", "error", "disconnect", "close", "end", "stall_ms", "raw", "keepalive")
+_CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob", "standalone", *SOCKET_KEYS)
 _ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "retry_after_ms", "headers")
 _ERROR_FIELDS = ("message", "type", "code", "param")
 _STREAM_ERROR_KEYS = ("status", *_ERROR_FIELDS)
 # The chunk items that are faults with no value but `true`.
-_SIGNALS: dict[str, FaultKind] = {"disconnect": "disconnect", "end": "end", "keepalive": "keepalive"}
+_SIGNALS: dict[str, FaultKind] = {"end": "end", "keepalive": "keepalive"}
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token, used with fullmatch
 
 
-class AnswerChecks(EndpointChecks):
+class AnswerChecks(EndpointChecks, HangupChecks):
     """Steps and what they answer."""
 
     def step(self, data: Mapping[str, Any], line: int, where: str, inherited: Mapping[str, Any]) -> Step | None:
@@ -269,7 +270,7 @@ class AnswerChecks(EndpointChecks):
             if entry is not None:
                 result.append(entry)
                 if isinstance(entry, Fault) and entry.kind in ENDINGS:
-                    ended_by = entry.kind
+                    ended_by = kinds[0]
         return result
 
     def chunk_item(self, item: Mapping[str, Any], kind: str, where: str) -> Chunk | Fault | None:
@@ -283,6 +284,8 @@ class AnswerChecks(EndpointChecks):
                 self.fail(line_of(item, "standalone"), f"'standalone' in {where} goes with 'error', as true or false")
             else:
                 standalone = item["standalone"]
+        if kind not in SOCKET_ENDS:
+            self.stray_socket_keys(item, where)
         if kind == "content":
             content = self.text(item, "content", where)
             logprob = None
@@ -297,6 +300,8 @@ class AnswerChecks(EndpointChecks):
             return None if content is None else Chunk(content, delay, logprob=logprob)
         if "logprob" in item:
             self.fail(line_of(item, "logprob"), f"'logprob' in {where} goes with 'content' only")
+        if kind in SOCKET_ENDS:
+            return self.socket_end(item, kind, delay, where)
         if kind == "stall_ms":
             if "delay_ms" in item:
                 self.fail(line_of(item, "delay_ms"), f"{where}: a stall is a delay already; give 'stall_ms' alone")
@@ -324,7 +329,7 @@ class AnswerChecks(EndpointChecks):
                 return Fault("error", delay, error={**MID_STREAM_ERROR, **fields}, standalone=standalone)
             status = self.status(spec, where)
             return None if status is None else Fault("error", delay, error=fields, standalone=standalone, status=status)
-        if value is not True:  # disconnect, end, keepalive
+        if value is not True:  # end, keepalive
             self.fail(line, f"'{kind}' in {where} must be true, got {short(value)}")
             return None
         return Fault(_SIGNALS[kind], delay, raw=KEEPALIVE if kind == "keepalive" else b"")

@@ -59,6 +59,10 @@ class Entry:
     notes: list[str] | None = None  # what the request changed in the scripted answer (tool_choice, stop, ...)
     miss: list[dict[str, str]] | None = None  # no scenario answered: the closest ones, and the rule each failed
     store_miss: str | None = None  # a stored object looked up in vain because --store-size dropped it
+    # A Responses WebSocket connection (method GET, status 101) and each of its turns (method WS): the connection's
+    # id, and the close code it ended with (for a turn, the one the server closed with during it; 1006: dropped).
+    websocket: str | None = None
+    close_code: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

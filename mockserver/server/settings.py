@@ -32,6 +32,7 @@ parse_speed = _bounded(float, 0, 1e12, "must be a finite number >= 0 (0 = no del
 _port = _bounded(int, 0, 65535, "must be 0-65535 (0 = any free port)")
 _journal_size = _bounded(int, 1, 10_000_000, "must be a whole number >= 1")
 _workers = _bounded(int, 1, 256, "must be a whole number from 1 to 256")
+_lifetime = _bounded(float, 0, 1e9, "must be seconds >= 0 (0 = no limit)")
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -108,7 +109,7 @@ class Settings:
     chaos: chaos.ChaosSpec | None = option(
         None,
         "random faults per request, e.g. 'rate_limit=0.05,server_error=0.02,disconnect=0.01,stall=0.01' "
-        f"(kinds: {', '.join(chaos.KINDS)}; settings: stall_ms, retry_after)",
+        f"(kinds: {', '.join(chaos.KINDS)}; settings: {', '.join(chaos.SETTINGS)})",
         _chaos_spec,
         "SPEC",
     )
@@ -142,6 +143,13 @@ class Settings:
     # The `obfuscation` field on stream chunks, unless a request turns it off.
     obfuscation: bool = option(
         True, "leave the obfuscation padding out of stream chunks unless a request asks for it", _flag, kind="negative"
+    )
+    websocket_lifetime: float = option(
+        3600.0,
+        "seconds a Responses WebSocket connection serves; then each response.create gets the real "
+        "websocket_connection_limit_reached error (the real API: 60 minutes; 0 = no limit)",
+        _lifetime,
+        "SECONDS",
     )
 
 

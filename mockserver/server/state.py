@@ -15,6 +15,7 @@ from ..wire.ids import hex_token
 from .journal import Journal
 from .metrics import Metrics
 from .ratelimits import Limiter
+from .refusals import Refusals
 from .settings import Settings
 from .store import Store
 
@@ -35,6 +36,7 @@ class State:
     sessions: OrderedDict[str, None] = field(init=False, default_factory=OrderedDict)  # by last use
     started: float = field(init=False, default_factory=time.monotonic)
     metrics: Metrics = field(init=False, default_factory=Metrics)  # since the server started; reset keeps them
+    refusals: Refusals = field(init=False, default_factory=Refusals)  # WebSocket upgrades a script refuses
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.settings.journal_size)
@@ -54,6 +56,7 @@ class State:
             oldest, _ = self.sessions.popitem(last=False)
             self.selector.reset(oldest)
             self.limits.reset(oldest)
+            self.refusals.reset(oldest)
             self.draws = {key: n for key, n in self.draws.items() if key[-1] != oldest}
 
     def request_id(self) -> str:
@@ -73,6 +76,7 @@ class State:
         self.limits.reset(session)
         self.journal.clear(session)
         self.store.reset(session)
+        self.refusals.reset(session)
         # The session is the last part of every draw key.
         self.draws = {key: n for key, n in self.draws.items() if session is not None and key[-1] != session}
 
