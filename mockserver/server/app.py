@@ -51,6 +51,7 @@ def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = N
     """The aiohttp application serving `scenarios`; run it with any aiohttp runner or test client."""
     app = web.Application(middlewares=[api_middleware], client_max_size=MAX_BODY)
     app[STATE] = State(Selector(scenarios), settings or Settings())
+    websocket.install(app)
     for prefix in ("", SESSION_PREFIX + "{session}"):
         for path, wire in WIRE_FORMATS.items():
             app.router.add_post(prefix + "/v1" + path, partial(answer, wire=wire, keeper=KEEPERS.get(path)))

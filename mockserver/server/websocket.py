@@ -24,9 +24,10 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ..engine import chaos
-from ..engine.socket_writer import Connection, close_frame
+from ..engine.socket_writer import Connection
 from ..engine.writer import DISCONNECTED, FAULT
 from ..scenario.hangups import DROPPED
+from ..scenario.model import Hangup
 from ..wire import responses_ws
 from ..wire.errors import DEFAULT_ERRORS, ApiError
 from .exchange import current
@@ -40,6 +41,20 @@ MAX_WAITING = 256  # messages read and not yet answered, past which the connecti
 MAX_WAITING_BYTES = 16 * 1024 * 1024
 MAX_MESSAGE = 10 * 1024 * 1024  # a message as large as a POST body may be; larger ones close the connection (1009)
 GOING_AWAY = 1001  # the server stops
+OPEN = web.AppKey("mockserver.websockets", set["Socket"])  # the connections open now
+
+
+def install(app: web.Application) -> None:
+    """Keep count of the app's open connections, to close them with 1001 when it stops: at once, before aiohttp waits
+    for its handlers to end (and a WebSocket's would not end on its own)."""
+    app[OPEN] = set()
+    app.on_shutdown.append(_going_away)
+
+
+async def _going_away(app: web.Application) -> None:
+    sockets: set[Socket] = app[OPEN]
+    for socket in list(sockets):
+        socket.hang_up(Hangup(GOING_AWAY))
 
 
 async def connect(request: web.Request) -> web.StreamResponse:
@@ -69,6 +84,7 @@ async def connect(request: web.Request) -> web.StreamResponse:
         opened=asyncio.get_running_loop().time(),
     )
     reader = _Reader(socket, ws)
+    request.app[OPEN].add(socket)
     try:
         await reader.serve()
     except asyncio.CancelledError:
@@ -76,11 +92,10 @@ async def connect(request: web.Request) -> web.StreamResponse:
         # there, the server stops, and the connection goes away as the SDKs expect to see it.
         if transport.is_closing():
             return ws
-        socket.hung_up = GOING_AWAY
-        transport.write(close_frame(GOING_AWAY))
-        transport.close()
+        socket.hang_up(Hangup(GOING_AWAY))
         raise
     finally:
+        request.app[OPEN].discard(socket)
         await reader.stop()
         code = socket.hung_up or ws.close_code or DROPPED
         if entry is not None:
