@@ -27,11 +27,12 @@ from typing import Any
 
 import aiohttp
 
-SCENARIOS = """
+CHUNKS = ", ".join(['"tok "'] * 40)
+SCENARIOS = f"""
 scenarios:
   - name: burst
-    chunks: [%s]
-""" % ", ".join(['"tok "'] * 40)
+    chunks: [{CHUNKS}]
+"""
 BODY = {"model": "burst", "input": "Next step?", "store": False}
 SERVE_OPTIONS = ["--speed", "0", "--log-level", "warning", "--journal-size", "100"]
 

@@ -226,6 +226,7 @@ class AnswerChecks(EndpointChecks, HangupChecks):
                 result["chaos"] = chaos.from_mapping(rates)
             except chaos.ChaosError as exc:
                 self.fail(line_of(rates), f"{exc} ({where})")
+            self.upgrade_chaos(rates, where)
         if "raw_reasoning" in data:
             if isinstance(data["raw_reasoning"], bool):
                 result["raw_reasoning"] = data["raw_reasoning"]

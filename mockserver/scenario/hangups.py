@@ -26,6 +26,7 @@ DROPPED = 1006
 RECONNECT_CODES = (1001, 1005, 1006, 1011, 1012, 1013, 1015)
 MAX_REASON = 123  # bytes of UTF-8: a close frame's payload is at most 125, two of them the code
 _REFUSE_KEYS = ("times", "status")
+UPGRADE_CHAOS = ("refuse", "refuse_status")  # the server's chaos settings only
 MAX_REFUSALS = 1_000_000
 
 
@@ -56,6 +57,16 @@ class HangupChecks(Checks):
             if key in item:
                 goes = "'close'" if key == "reason" else "'close' or 'disconnect'"
                 self.fail(line_of(item, key), f"'{key}' in {where} goes with {goes}")
+
+    def upgrade_chaos(self, rates: Mapping[str, Any], where: str) -> None:
+        """A scenario's chaos cannot refuse upgrades: they come before any scenario is chosen."""
+        for key in UPGRADE_CHAOS:
+            if key in rates:
+                self.fail(
+                    line_of(rates, key),
+                    f"chaos '{key}' in {where}: upgrades are refused before a scenario is chosen; give it to the "
+                    "server's chaos (--chaos, POST /_mock/chaos) instead",
+                )
 
     def close_code(self, item: Mapping[str, Any], where: str) -> int | None:
         value = item["close"]

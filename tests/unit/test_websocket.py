@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 
 from mockserver.engine.socket_writer import Connection, send_events
 from mockserver.engine.writer import Due, Outcome
+from mockserver.scenario.chaos import parse as parse_chaos
 from mockserver.scenario.load import BUNDLED
 from mockserver.testing import make_app
 from mockserver.wire.responses_ws import connection_limit, frames
@@ -594,8 +595,12 @@ def test_chaos_close_and_refuse_are_validated() -> None:
     assert problems("scenarios:\n  - {name: s, text: x, chaos: {close: 0.1, close_code: 1011.5}}\n") == [
         "s.yaml:2: chaos 'close_code' must be a whole number from 1000 to 4999, got 1011.5 (scenario 's')"
     ]
-    # refuse is drawn per upgrade, apart: it does not count toward the request's total
-    assert problems("scenarios:\n  - {name: s, text: x, chaos: {close: 0.6, stall: 0.4, refuse: 0.9}}\n") == []
+    assert problems("scenarios:\n  - {name: s, text: x, chaos: {close: 0.6, stall: 0.4, refuse: 0.9}}\n") == [
+        "s.yaml:2: chaos 'refuse' in scenario 's': upgrades are refused before a scenario is chosen; give it to the "
+        "server's chaos (--chaos, POST /_mock/chaos) instead"
+    ]
+    # drawn per upgrade, apart: it does not count toward a request's total
+    assert parse_chaos("close=0.6,stall=0.4,refuse=0.9").rates["refuse"] == 0.9
 
 
 async def test_the_bundled_fault_scenarios_close_with_each_code(aiohttp_client: Any) -> None:
