@@ -54,7 +54,7 @@ def install(app: web.Application) -> None:
 async def _going_away(app: web.Application) -> None:
     sockets: set[Socket] = app[OPEN]
     for socket in list(sockets):
-        socket.hang_up(Hangup(GOING_AWAY))
+        socket.hang_up(Hangup(GOING_AWAY), fault=False)
 
 
 async def connect(request: web.Request) -> web.StreamResponse:
@@ -92,7 +92,7 @@ async def connect(request: web.Request) -> web.StreamResponse:
         # there, the server stops, and the connection goes away as the SDKs expect to see it.
         if transport.is_closing():
             return ws
-        socket.hang_up(Hangup(GOING_AWAY))
+        socket.hang_up(Hangup(GOING_AWAY), fault=False)
         raise
     finally:
         request.app[OPEN].discard(socket)
@@ -100,7 +100,7 @@ async def connect(request: web.Request) -> web.StreamResponse:
         code = socket.hung_up or ws.close_code or DROPPED
         if entry is not None:
             entry.close_code = code
-        if socket.hung_up is not None:
+        if socket.faulted:
             exchange.ended = FAULT
         elif code == DROPPED:
             exchange.ended = DISCONNECTED

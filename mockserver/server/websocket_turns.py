@@ -24,7 +24,7 @@ from aiohttp import web
 
 from ..engine.plan import Plan, first_ending, make_plans
 from ..engine.socket_writer import Connection, close_frame, send_events, text_frames
-from ..engine.writer import COMPLETED, FAULT, Outcome, sleep_until
+from ..engine.writer import COMPLETED, DISCONNECTED, FAULT, Outcome, sleep_until
 from ..scenario.hangups import DROPPED
 from ..scenario.model import Answer, Fault, Hangup, Usage
 from ..wire import responses, responses_ws
@@ -77,6 +77,7 @@ class Socket:
     latest: dict[str | None, Cached] = field(default_factory=dict)  # by lane (None: the default lane)
     running: dict[str, tuple[str | None, Outcome]] = field(default_factory=dict)  # by response id: lane, stream
     hung_up: int | None = None  # the close code the server ended the connection with
+    faulted: bool = False  # ... as a script (or chaos) said, rather than because it stops
 
     def expired(self) -> bool:
         lifetime = self.state.settings.websocket_lifetime
@@ -85,12 +86,12 @@ class Socket:
     async def send(self, message: bytes) -> None:
         await self.connection.write(text_frames((message,)))
 
-    def hang_up(self, hangup: Hangup) -> None:
-        """End the connection as a script says: a close frame (none for 1006), then the end of the connection; the
-        session's next upgrades refused, if it says so."""
+    def hang_up(self, hangup: Hangup, fault: bool = True) -> None:
+        """End the connection as a script says (`fault`), or because the server stops: a close frame (none for
+        1006), then the end of the connection; the session's next upgrades refused, if the script says so."""
         if self.hung_up is not None:
             return
-        self.hung_up = hangup.code
+        self.hung_up, self.faulted = hangup.code, fault
         if hangup.refuse:
             self.state.refusals.add(self.session, hangup.refuse, hangup.refuse_status)
         transport = self.connection.transport
@@ -155,10 +156,10 @@ async def answer(
         exchange.should_retry = exc.headers.get("x-should-retry")
         _forget_parent(socket, event, lane)
         await socket.send(responses_ws.error_event(exc, lane))
-    except asyncio.CancelledError:
+    except asyncio.CancelledError:  # the connection ended under this turn
         status = 200 if exchange.outcome is not None else None
-        if exchange.outcome is not None and socket.hung_up is not None:
-            exchange.outcome.ended = FAULT  # another turn's fault ended the connection under this one
+        if exchange.outcome is not None:
+            exchange.outcome.ended = FAULT if socket.faulted else DISCONNECTED
         raise
     except Exception:
         log.exception("unexpected error answering a WebSocket message on %s", socket.request.path)
