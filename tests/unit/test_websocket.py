@@ -651,3 +651,16 @@ async def test_a_client_that_reconnects_at_once_again_and_again_is_a_storm(clien
     (finding,) = await verdicts(client, "storm")
     assert finding["rule"] == "reconnect_storm" and "3 reconnections in a row" in finding["message"]
     assert len(finding["requests"]) == 4
+
+
+async def test_the_live_feed_shows_the_connection_and_its_turns(client: Any) -> None:
+    async with client.ws_connect("/v1/responses") as ws:
+        await turn(ws)
+    feed = await client.get("/_mock/feed")
+    head, data = (await feed.content.readuntil(b"\n\n")).split(b"\n", 1)
+    feed.close()
+    assert head == b"event: snapshot"
+    connection, answered = json.loads(data.removeprefix(b"data: "))["requests"]
+    assert (connection["method"], connection["status"], connection["close_code"]) == ("GET", 101, 1000)
+    assert (answered["method"], answered["scenario"]) == ("WS", "hello")
+    assert connection["websocket"] == answered["websocket"]
