@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from helpers import problems
+from helpers import problems, validate_openapi
 from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
@@ -664,3 +664,12 @@ async def test_the_live_feed_shows_the_connection_and_its_turns(client: Any) -> 
     assert (connection["method"], connection["status"], connection["close_code"]) == ("GET", 101, 1000)
     assert (answered["method"], answered["scenario"]) == ("WS", "hello")
     assert connection["websocket"] == answered["websocket"]
+
+
+async def test_error_events_are_the_documents_response_ws_error(client: Any) -> None:
+    async with client.ws_connect("/v1/responses") as ws:
+        errors = [(await turn(ws, model="busy", stream_id="a"))[0], (await turn(ws, stream_id="no spaces"))[0]]
+        await ws.send_str("not json")
+        errors.append(json.loads((await ws.receive(timeout=5)).data))
+    for error in errors:
+        validate_openapi("ResponseWsError", error)
