@@ -181,6 +181,29 @@ def test_refused_upgrades_after_a_restart_are_backed_off_until_one_gets_in(serve
     mock.assert_client_resilient()
 
 
+def test_bad_messages_get_the_error_event_and_the_connection_serves_the_next_turn(server: MockServer) -> None:
+    mock = session(server, "ws-bad")
+    client = openai.OpenAI(base_url=mock.base_url, api_key="sk-test")
+    with client.responses.connect() as connection:
+        connection.send_raw("{not json")
+        connection.send({"type": "response.cancel"})  # type: ignore[arg-type,typeddict-item]
+        connection.response.create(model="loop-agent", input="hi", temperature=3)
+        errors = [connection.recv() for _ in range(3)]
+        connection.response.create(model="loop-agent", input="Weather?", tools=TOOLS)
+        after = events_of_a_turn(connection)[-1]
+    assert [(error.type, error.status, error.error.code, error.error.param) for error in errors] == [
+        ("error", 400, None, None),
+        ("error", 400, "invalid_value", "type"),
+        ("error", 400, "decimal_above_max_value", "temperature"),
+    ]
+    assert errors[0].error.message.startswith("We could not parse the JSON body of your request.")
+    assert errors[2].error.message == (
+        "Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got 3 instead."
+    )
+    assert after.type == "response.completed" and after.response.output[0].name == "get_weather"
+    assert [entry.status for entry in mock.requests] == [101, 400, 400, 400, 200]
+
+
 def test_the_upgrade_is_refused_with_the_real_401_without_the_api_key() -> None:
     with MockServer([BUNDLED], api_key="sk-right") as keyed:
         client = openai.OpenAI(base_url=keyed.session("keyed").base_url, api_key="sk-wrong")

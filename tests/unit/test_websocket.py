@@ -232,6 +232,30 @@ async def test_store_false_chains_within_the_connection_only(client: Any) -> Non
         assert (await turn(ws))[-1]["type"] == "response.completed"  # the connection serves on
 
 
+async def test_a_new_lane_can_fork_from_another_lanes_response(client: Any) -> None:
+    async with client.ws_connect("/v1/responses") as ws:
+        parent = (await turn(ws, store=False, stream_id="main"))[-1]["response"]
+        forks = []
+        for lane in ("fork1", "fork2"):
+            forks.append((await turn(ws, store=False, stream_id=lane, previous_response_id=parent["id"]))[-1])
+    assert all(fork["type"] == "response.completed" for fork in forks)
+    assert all(fork["response"]["previous_response_id"] == parent["id"] for fork in forks)
+
+
+async def test_a_stall_holds_the_next_messages_back(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(make_app('scenarios:\n  - {name: s, chunks: ["a", {stall_ms: 200}, "b"]}\n'))
+    async with client.ws_connect("/v1/responses") as ws:
+        await ws.send_json(create("s"))
+        deltas = []
+        while len(deltas) < 2:
+            event = json.loads((await ws.receive(timeout=5)).data)
+            if event["type"] == "response.output_text.delta":
+                deltas.append(time.monotonic())
+    assert deltas[1] - deltas[0] >= 0.2
+    (entry,) = [entry for entry in await journal(client) if entry["method"] == "WS"]
+    assert entry["fault"] == "stall" and entry["stall_ms"] == 200
+
+
 async def test_store_true_is_stored_as_over_http(client: Any) -> None:
     async with client.ws_connect("/v1/responses") as ws:
         response = (await turn(ws))[-1]["response"]
