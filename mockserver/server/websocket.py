@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
-from http import HTTPStatus
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -29,7 +28,7 @@ from ..engine.writer import DISCONNECTED, FAULT
 from ..scenario.hangups import DROPPED
 from ..scenario.model import Hangup
 from ..wire import responses_ws
-from ..wire.errors import DEFAULT_ERRORS, ApiError
+from ..wire.errors import ApiError
 from .exchange import current
 from .pipeline import parse_object
 from .state import STATE, State
@@ -109,18 +108,17 @@ async def connect(request: web.Request) -> web.StreamResponse:
 
 def _refuse(state: State, session: str) -> None:
     """Refuse the upgrade when a script asked for it, or when chaos draws it: the HTTP error instead of a 101."""
+
+    def draw() -> int:
+        return state.next_draw(("upgrade", session))
+
     status = state.refusals.take(session)
     spec = state.chaos
-    draw = lambda: state.next_draw(("upgrade", session))  # noqa: E731
     if status is None and spec is not None and chaos.refuses(spec, state.settings.seed, session, draw):
         status = spec.refuse_status
         current().chaos = "refuse"
-    if status is None:
-        return
-    message, type_, code = DEFAULT_ERRORS.get(status, (f"{HTTPStatus(status).phrase}.", "server_error", None))
-    if "{model}" in message:  # a default that names the model: there is none before the first message
-        message = f"{HTTPStatus(status).phrase}."
-    raise ApiError(status, message, type_, None, code)
+    if status is not None:
+        raise responses_ws.refused(status)
 
 
 class _Reader:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from ..engine.plan import Plan
@@ -22,7 +23,7 @@ from ..engine.socket_writer import BINARY, PING, TEXT, frame, text_frames
 from ..scenario.model import KEEPALIVE
 from . import params
 from .encode import compact
-from .errors import ApiError, invalid, missing
+from .errors import ApiError, default_error, invalid, missing
 from .responses import snapshot
 from .responses_object import Envelope
 from .responses_request import ResponsesAsk
@@ -97,6 +98,15 @@ def connection_limit(seconds: float) -> ApiError:
         f"Responses websocket connection limit reached ({length}). Create a new websocket connection to continue.",
         code="websocket_connection_limit_reached",
     )
+
+
+def refused(status: int) -> ApiError:
+    """A refused upgrade: the real API's error for the status; the status's phrase where that error names the
+    model (404, 429), since no message has named one yet."""
+    message, type_, code = default_error(status)
+    if "{model}" in message:
+        message = f"{HTTPStatus(status).phrase}."
+    return ApiError(status, message, type_, None, code)
 
 
 def error_event(error: ApiError, lane: str | None) -> bytes:

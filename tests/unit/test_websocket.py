@@ -697,3 +697,35 @@ async def test_error_events_are_the_documents_response_ws_error(client: Any) -> 
         errors.append(json.loads((await ws.receive(timeout=5)).data))
     for error in errors:
         validate_openapi("ResponseWsError", error)
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (503, "That model is currently overloaded with other requests."),
+        (429, "Too Many Requests."),
+        (426, "Upgrade Required."),
+        (599, "Error."),
+    ],
+)
+async def test_a_refused_upgrade_answers_its_status_in_the_envelope(
+    aiohttp_client: Any, status: int, message: str
+) -> None:
+    client = await aiohttp_client(
+        make_app(f"scenarios:\n  - {{name: s, chunks: [a, {{close: 1012, refuse: {{times: 1, status: {status}}}}}]}}\n")
+    )
+    async with client.ws_connect("/v1/responses") as ws:
+        await ws.send_json(create("s"))
+        while (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.TEXT:
+            pass
+    answer = await client.get(
+        "/v1/responses",
+        headers={
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version": "13",
+        },
+    )
+    assert answer.status == status
+    assert (await answer.json())["error"]["message"].startswith(message)
