@@ -8,16 +8,14 @@ API answers for the models and execution modes without steering.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 from ..wire import params
 from ..wire.encode import compact
 from ..wire.errors import ApiError, missing
-from .exchange import Exchange, begin, finish
-from .journal import kept_body
-from .websocket_turns import Socket
+from .exchange import finish
+from .websocket_turns import Socket, begin_message
 
 STEER_KEYS = ("type", "previous_response_id", "input")
 _MESSAGE_KEYS = ("type", "role", "content")
@@ -71,11 +69,7 @@ def failed(event: Mapping[str, Any], code: str, message: str, lane: str | None, 
 
 async def steer(socket: Socket, raw: bytes, event: Mapping[str, Any]) -> None:
     """Answer a `response.steer`, journaled as one of the connection's requests (status 400: it was refused)."""
-    state = socket.state
-    exchange = Exchange(asyncio.get_running_loop().time(), state.request_id(), socket.session)
-    begin(exchange)
-    entry = exchange.entry = state.journal.open("WS", socket.request.path, socket.session or None, socket.headers)
-    entry.websocket, entry.body = socket.id, kept_body(raw)
+    exchange = begin_message(socket, raw)
     lane: str | None = None
     sequence = 0
     try:

@@ -136,13 +136,7 @@ async def answer(
 ) -> None:
     """Answer one message, journaled and logged as a request: a response.create on its lane (`event`), or — with
     `error` — the error event that refuses it."""
-    state = socket.state
-    exchange = Exchange(asyncio.get_running_loop().time(), state.request_id(), socket.session)
-    begin(exchange)
-    if socket.session:
-        state.touch(socket.session)
-    entry = exchange.entry = state.journal.open("WS", socket.request.path, socket.session or None, socket.headers)
-    entry.websocket, entry.body = socket.id, kept_body(raw)
+    exchange = begin_message(socket, raw)
     status: int | None = 500
     try:
         if error is not None:
@@ -167,6 +161,18 @@ async def answer(
         await socket.send(responses_ws.error_event(ApiError(500, _BUG, "server_error"), lane))
     finally:
         finish(socket.turns, exchange, status)
+
+
+def begin_message(socket: Socket, raw: bytes) -> Exchange:
+    """A message of the connection as a request of its own: its exchange, in this task, and its journal entry."""
+    state = socket.state
+    exchange = Exchange(asyncio.get_running_loop().time(), state.request_id(), socket.session)
+    begin(exchange)
+    if socket.session:
+        state.touch(socket.session)
+    entry = exchange.entry = state.journal.open("WS", socket.request.path, socket.session or None, socket.headers)
+    entry.websocket, entry.body = socket.id, kept_body(raw)
+    return exchange
 
 
 def _forget_parent(socket: Socket, event: Mapping[str, Any] | None, lane: str | None) -> None:
