@@ -94,13 +94,19 @@ def session(server: BackgroundServer) -> Session:
 
 
 def install_openai_node(npm: str) -> None:
-    """Install the openai version pinned in tests/node/package.json into tests/node/node_modules (gitignored, kept
-    between runs), unless it is there already; a lock keeps two test runs in one checkout from installing at once."""
-    pinned = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]["openai"]
-    installed = NODE_DIR / "node_modules" / "openai" / "package.json"
+    """Install the packages pinned in tests/node/package.json (openai, and ws for its WebSocket client) into
+    tests/node/node_modules (gitignored, kept between runs), unless they are there already; a lock keeps two test
+    runs in one checkout from installing at once."""
+    dependencies = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]
+    pinned = dependencies["openai"]
+
+    def installed(name: str) -> str | None:
+        found = NODE_DIR / "node_modules" / name / "package.json"
+        return json.loads(found.read_text())["version"] if found.is_file() else None
+
     with NPM_LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if installed.is_file() and json.loads(installed.read_text())["version"] == pinned:
+        if all(installed(name) == version for name, version in dependencies.items()):
             return
         command = [npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error"]
         try:
@@ -323,6 +329,18 @@ def test_node_responses_create_stream_incomplete(node: NodeRun) -> None:
     assert result["types"][-1] == "response.incomplete"
     assert result["sequence"] == list(range(len(result["types"])))
     assert (result["status"], result["incomplete_details"]) == ("incomplete", {"reason": "max_output_tokens"})
+
+
+def test_node_responses_websocket_turn(node: NodeRun) -> None:
+    """openai-node's `ResponsesWS` (the Responses API's WebSocket mode) streams one turn from the same scenario."""
+    result = node.answer("responses_websocket")
+    assert result["url"].startswith("ws://") and result["url"].endswith("/v1/responses")
+    assert result["types"][:2] == ["response.created", "response.in_progress"]
+    assert result["types"][-1] == "response.completed"
+    assert result["deltas"] == result["output_text"] == PARIS
+    assert result["status"] == "completed"
+    turns = [entry for entry in node.session.journal() if entry["method"] == "WS"]
+    assert [(entry["scenario"], entry["status"]) for entry in turns] == [("finish-stop", 200)]
 
 
 # --- Python clients: LangChain and LiteLLM ------------------------------------------------------------------------

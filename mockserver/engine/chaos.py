@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 
-from ..scenario.chaos import KINDS, ChaosKind, ChaosSpec
-from ..scenario.model import ENDINGS, MID_STREAM_ERROR, Answer, Chunk, ErrorReply, Fault, Step, derive
+from ..scenario.chaos import REQUEST_KINDS, UPGRADE_KIND, ChaosKind, ChaosSpec
+from ..scenario.model import ENDINGS, MID_STREAM_ERROR, Answer, Chunk, ErrorReply, Fault, Hangup, Step, derive
 
 # The kinds answered with an HTTP error instead of a stream, and its status.
 CHAOS_ERRORS: Mapping[ChaosKind, int] = {"rate_limit": 429, "server_error": 500, "overloaded": 503}
@@ -22,7 +22,7 @@ def draw(spec: ChaosSpec, seed: int, session: str, index: int) -> tuple[ChaosKin
     rng = random.Random(f"chaos:{seed}:{session}:{index}")
     roll = rng.random()
     total = 0.0
-    for kind in KINDS:
+    for kind in REQUEST_KINDS:
         total += spec.rates.get(kind, 0.0)
         if roll < total:
             return kind, rng
@@ -48,6 +48,8 @@ def strike(
         return ErrorReply(status=CHAOS_ERRORS[kind], retry_after=retry_after), kind
     if kind == "disconnect":
         fault = Fault("disconnect")
+    elif kind == "close":
+        fault = Fault("disconnect", hangup=Hangup(spec.close_code))
     elif kind == "stall":
         fault = Fault("stall", spec.stall_ms)
     else:
@@ -68,3 +70,10 @@ def inject(answer: Answer, fault: Fault, rng: random.Random) -> Answer:
     if fault.kind in ENDINGS:
         items = items[: at + 1]  # nothing after an ending is sent
     return derive(answer, items=items)
+
+
+def refuses(spec: ChaosSpec | None, seed: int, session: str, count: Callable[[], int]) -> bool:
+    """Whether chaos refuses this WebSocket upgrade: a draw of its own, seeded like a request's (`count()` numbers
+    the session's upgrade draws, called only when there is something to draw)."""
+    rate = spec.rates.get(UPGRADE_KIND, 0.0) if spec is not None else 0.0
+    return rate > 0 and random.Random(f"refuse:{seed}:{session}:{count()}").random() < rate

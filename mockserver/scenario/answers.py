@@ -9,6 +9,7 @@ from typing import Any
 from . import chaos
 from .endpoints import EndpointChecks
 from .fault_checks import FaultChecks
+from .hangups import HangupChecks
 from .marked_yaml import line_of
 from .model import (
     ARGUMENTS,
@@ -50,7 +51,7 @@ _SEPARATORS: dict[str, tuple[str, str]] = {"arguments": (", ", ": "), "json": ("
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens")
 
 
-class AnswerChecks(EndpointChecks, FaultChecks):
+class AnswerChecks(EndpointChecks, FaultChecks, HangupChecks):
     """Steps and what they answer."""
 
     def step(self, data: Mapping[str, Any], line: int, where: str, inherited: Mapping[str, Any]) -> Step | None:
@@ -246,6 +247,7 @@ class AnswerChecks(EndpointChecks, FaultChecks):
                 result["chaos"] = chaos.from_mapping(rates)
             except chaos.ChaosError as exc:
                 self.fail(line_of(rates), f"{exc} ({where})")
+            self.upgrade_chaos(rates, where)
         if "raw_reasoning" in data:
             if isinstance(data["raw_reasoning"], bool):
                 result["raw_reasoning"] = data["raw_reasoning"]

@@ -1,8 +1,9 @@
 """Chaos settings: how likely each random fault is, per request, for load tests of gateways and retry layers.
 
 `rate_limit=0.05,server_error=0.02,disconnect=0.01,stall=0.01` gives each request a 5 % chance of a 429, 2 %
-of a 500, and so on; at most one fault per request. This module says what a setting means and checks it; the
-draw itself, and how a drawn fault enters an answer, are the engine's (`engine/chaos.py`).
+of a 500, and so on; at most one fault per request (a WebSocket turn is a request). `refuse` is drawn apart, once
+per WebSocket upgrade. This module says what a setting means and checks it; the draw itself, and how a drawn fault
+enters an answer, are the engine's (`engine/chaos.py`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ from typing import Any, Literal, get_args
 
 from .problems import hint, short
 
-ChaosKind = Literal["rate_limit", "server_error", "overloaded", "disconnect", "stall", "error_event"]
-# Fault kinds, in the order the draw walks them.
+ChaosKind = Literal["rate_limit", "server_error", "overloaded", "disconnect", "stall", "error_event", "close", "refuse"]
 KINDS: tuple[ChaosKind, ...] = get_args(ChaosKind)
+# The kinds a request draws from, in the order the draw walks them; the last kind is drawn per WebSocket upgrade.
+REQUEST_KINDS: tuple[ChaosKind, ...] = KINDS[:-1]
+UPGRADE_KIND: ChaosKind = "refuse"
 # Settings that are not probabilities, with their defaults.
-SETTINGS = {"stall_ms": 10000.0, "retry_after": 1.0}
+SETTINGS = {"stall_ms": 10000.0, "retry_after": 1.0, "close_code": 1011.0, "refuse_status": 503.0}
+# The whole-number settings, with their bounds.
+CODES = {"close_code": (1000, 4999), "refuse_status": (400, 599)}
 MAXIMA = {"stall_ms": 86_400_000, "retry_after": 86_400}
 
 
@@ -30,6 +35,8 @@ class ChaosSpec:
     rates: Mapping[ChaosKind, float] = field(default_factory=dict)
     stall_ms: float = SETTINGS["stall_ms"]
     retry_after: float = SETTINGS["retry_after"]
+    close_code: int = int(SETTINGS["close_code"])
+    refuse_status: int = int(SETTINGS["refuse_status"])
 
     @property
     def active(self) -> bool:
@@ -40,6 +47,8 @@ class ChaosSpec:
             "rates": {kind: self.rates.get(kind, 0.0) for kind in KINDS},
             "stall_ms": self.stall_ms,
             "retry_after": self.retry_after,
+            "close_code": self.close_code,
+            "refuse_status": self.refuse_status,
         }
 
 
@@ -57,12 +66,22 @@ def from_mapping(values: Mapping[Any, Any]) -> ChaosSpec:
                 raise ChaosError(f"chaos '{key}' is a probability from 0 to 1, got {short(value)}")
             rates[key] = float(value)
         else:
-            if value > MAXIMA[key]:
+            if key in CODES and not (CODES[key][0] <= value <= CODES[key][1] and value == int(value)):
+                low, high = CODES[key]
+                raise ChaosError(f"chaos '{key}' must be a whole number from {low} to {high}, got {short(value)}")
+            elif key in MAXIMA and value > MAXIMA[key]:
                 raise ChaosError(f"chaos '{key}' must be at most {MAXIMA[key]:,} (a day), got {short(value)}")
             settings[key] = float(value)
-    if sum(rates.values()) > 1 + 1e-9:
-        raise ChaosError(f"chaos probabilities add up to {sum(rates.values()):g}; at most one fault per request (<= 1)")
-    return ChaosSpec(rates, settings["stall_ms"], settings["retry_after"])
+    total = sum(rate for kind, rate in rates.items() if kind in REQUEST_KINDS)
+    if total > 1 + 1e-9:
+        raise ChaosError(f"chaos probabilities add up to {total:g}; at most one fault per request (<= 1)")
+    return ChaosSpec(
+        rates,
+        settings["stall_ms"],
+        settings["retry_after"],
+        int(settings["close_code"]),
+        int(settings["refuse_status"]),
+    )
 
 
 def parse(text: str) -> ChaosSpec:

@@ -9,18 +9,18 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .checks import Checks
+from .hangups import SOCKET_ENDS, SOCKET_KEYS, HangupChecks
 from .marked_yaml import line_of
 from .model import ENDINGS, KEEPALIVE, MID_STREAM_ERROR, Chunk, ErrorReply, Fault, FaultKind
 from .problems import kind_of, short
 
-_CHUNK_KINDS = ("content", "error", "disconnect", "end", "stall_ms", "raw", "keepalive")
-_CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob", "standalone")
+_CHUNK_KINDS = ("content", "error", "disconnect", "close", "end", "stall_ms", "raw", "keepalive")
+_CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob", "standalone", *SOCKET_KEYS)
 ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "retry_after_ms", "headers")
 _ERROR_FIELDS = ("message", "type", "code", "param")
 _STREAM_ERROR_KEYS = ("status", *_ERROR_FIELDS)
 # The chunk items that are faults with no value but `true`.
-_SIGNALS: dict[str, FaultKind] = {"disconnect": "disconnect", "end": "end", "keepalive": "keepalive"}
+_SIGNALS: dict[str, FaultKind] = {"end": "end", "keepalive": "keepalive"}
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token, used with fullmatch
 
 
@@ -30,7 +30,7 @@ def _too_long(value: str | float) -> bool:
     return isinstance(value, int) and value.bit_length() > 256
 
 
-class FaultChecks(Checks):
+class FaultChecks(HangupChecks):
     """`chunks` and their faults; error answers."""
 
     def chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk | Fault] | None:
@@ -73,7 +73,7 @@ class FaultChecks(Checks):
             if entry is not None:
                 result.append(entry)
                 if isinstance(entry, Fault) and entry.kind in ENDINGS:
-                    ended_by = entry.kind
+                    ended_by = kinds[0]
         return result
 
     def chunk_item(self, item: Mapping[str, Any], kind: str, where: str) -> Chunk | Fault | None:
@@ -87,6 +87,8 @@ class FaultChecks(Checks):
                 self.fail(line_of(item, "standalone"), f"'standalone' in {where} goes with 'error', as true or false")
             else:
                 standalone = item["standalone"]
+        if kind not in SOCKET_ENDS:
+            self.stray_socket_keys(item, where)
         if kind == "content":
             content = self.text(item, "content", where)
             logprob = None
@@ -101,6 +103,8 @@ class FaultChecks(Checks):
             return None if content is None else Chunk(content, delay, logprob=logprob)
         if "logprob" in item:
             self.fail(line_of(item, "logprob"), f"'logprob' in {where} goes with 'content' only")
+        if kind in SOCKET_ENDS:
+            return self.socket_end(item, kind, delay, where)
         if kind == "stall_ms":
             if "delay_ms" in item:
                 self.fail(line_of(item, "delay_ms"), f"{where}: a stall is a delay already; give 'stall_ms' alone")
@@ -128,7 +132,7 @@ class FaultChecks(Checks):
                 return Fault("error", delay, error={**MID_STREAM_ERROR, **fields}, standalone=standalone)
             status = self.status(spec, where)
             return None if status is None else Fault("error", delay, error=fields, standalone=standalone, status=status)
-        if value is not True:  # disconnect, end, keepalive
+        if value is not True:  # end, keepalive
             self.fail(line, f"'{kind}' in {where} must be true, got {short(value)}")
             return None
         return Fault(_SIGNALS[kind], delay, raw=KEEPALIVE if kind == "keepalive" else b"")

@@ -123,6 +123,18 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Hangup:
+    """How a `disconnect` (or `close`) ends a WebSocket connection: the close code sent (1006: dropped without a
+    close frame; 1005: a close frame without a code) with its reason, and how many of the session's next upgrades
+    are refused, with which HTTP status. Over HTTP the connection is cut all the same."""
+
+    code: int = 1006
+    reason: str = ""
+    refuse: int = 0
+    refuse_status: int = 503
+
+
+@dataclass(frozen=True)
 class Fault:
     """A `chunks` item that is not content: an error event, a cut connection, a clean early end, a stall,
     raw bytes, or a keep-alive comment."""
@@ -135,6 +147,7 @@ class Fault:
     error: Mapping[str, Any] | None = None
     standalone: bool = False  # for error, in the Responses API: the flat `error` event alone
     status: int | None = None  # for error: the HTTP status whose default error this is (not streaming: the status)
+    hangup: Hangup | None = None  # for disconnect: how a WebSocket connection ends (None: dropped)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from ..engine.selection import Selector
 from ..scenario.model import Scenario
 from ..wire import catalogue, chat, completions, embeddings, moderations, responses
 from ..wire.contract import WholeFormat, WireFormat
-from . import control, conversation_routes, response_routes, scrape
+from . import control, conversation_routes, response_routes, scrape, websocket
 from .bodies import MAX_BODY
 from .exchange import base_headers, current
 from .keeper import KEEPER
@@ -56,6 +56,7 @@ def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = N
         middlewares=[api_middleware], client_max_size=MAX_BODY, handler_args=handler_args(settings.idle_timeout)
     )
     app[STATE] = State(Selector(scenarios), settings)
+    websocket.install(app)
     for prefix in ("", SESSION_PREFIX + "{session}"):
         for path, wire in WIRE_FORMATS.items():
             app.router.add_post(prefix + "/v1" + path, partial(answer, wire=wire, keeper=KEEPERS.get(path)))
@@ -63,6 +64,7 @@ def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = N
             app.router.add_post(prefix + "/v1" + path, partial(answer_whole, wire=whole))
         app.router.add_get(prefix + "/v1/models", list_models)
         app.router.add_get(prefix + "/v1/models/{model:.+}", get_model)
+        app.router.add_get(prefix + "/v1/responses", websocket.connect)
         response_routes.add_routes(app, prefix + "/v1")
         conversation_routes.add_routes(app, prefix + "/v1")
     control.add_routes(app)

@@ -114,6 +114,8 @@ def finish(request: web.Request, exchange: Exchange, status: int | None) -> None
         parts.append(f"chaos={exchange.chaos}")
     if faults:
         parts.append(f"fault={','.join(faults)}")
+    if entry is not None and entry.close_code is not None:  # a WebSocket connection, or a turn that ended it
+        parts.append(f"close={entry.close_code}")
     if exchange.outcome is not None:  # a stream
         parts.append(f"chunks={outcome.chunks} {outcome.ended}")
     elif outcome.ended not in (COMPLETED, FAULT):  # an answer cut by a fault already says fault=

@@ -66,6 +66,8 @@ def summary(entry: Entry, ticks_from: int = 0) -> dict[str, Any]:
         "headers_ms": entry.headers_ms,
         "ttft_ms": entry.ttft_ms,
         "marks": entry.marks,
+        "websocket": entry.websocket,  # a Responses WebSocket's connection (method GET) and its turns (method WS)
+        "close_code": entry.close_code,
         "call": format(hash(body) % (1 << 48), "x"),  # computed once per body, then cached
         "ticks_from": ticks_from,
         "ticks": ticks[2 * ticks_from :].tolist() if ticks is not None else [],

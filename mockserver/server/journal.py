@@ -67,6 +67,10 @@ class Entry:
     notes: list[str] | None = None  # what the request changed in the scripted answer (tool_choice, stop, ...)
     miss: list[dict[str, str]] | None = None  # no scenario answered: the closest ones, and the rule each failed
     store_miss: str | None = None  # a stored object looked up in vain because --store-size dropped it
+    # A Responses WebSocket connection (method GET, status 101) and each of its turns (method WS): the connection's
+    # id, and the close code it ended with (for a turn, the one the server closed with during it; 1006: dropped).
+    websocket: str | None = None
+    close_code: int | None = None
 
     body_is_json: bool = field(default=False, repr=False)  # the body parsed as the JSON object the API reads
     cost: int = field(default=0, repr=False)  # bytes counted against the journal's budget
@@ -109,6 +113,8 @@ class Entry:
                 "notes": self.notes,
                 "miss": self.miss,
                 "store_miss": self.store_miss,
+                "websocket": self.websocket,
+                "close_code": self.close_code,
             }
         )
         return b"".join((head[:-1].encode(), b', "body": ', self._body_json(), b", ", tail[1:].encode()))

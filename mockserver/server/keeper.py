@@ -86,9 +86,9 @@ def _finished(store: Store, session: str, record: StoredResponse) -> None:
     conversation.items += output_of(record)
 
 
-def resolve(store: Store, ask: ResponsesAsk) -> None:
+def resolve(store: Store, ask: ResponsesAsk) -> Turns | None:
     """Read the turns the request refers to into `ask.prior`, and count them; the real API's errors for ids it
-    does not have."""
+    does not have. Returns those turns (None: none)."""
     previous, conversation_id = ask.echoed.previous_response_id, ask.conversation_id
     if previous is not None and conversation_id is not None:
         raise mutually_exclusive()
@@ -107,6 +107,12 @@ def resolve(store: Store, ask: ResponsesAsk) -> None:
             note_miss(store, session, previous)
             raise previous_response_not_found(previous)
         prior = chain(store, session, record)
+    use_prior(ask, prior)
+    return prior
+
+
+def use_prior(ask: ResponsesAsk, prior: Turns | None) -> None:
+    """The earlier turns as the request's own prior turns: matched on, and counted as input."""
     if prior is not None and prior.messages:
         ask.prior = tuple(prior.messages)
         ask.prompt_tokens += estimate_prompt_tokens(prior.estimate) - 3  # the reply is primed once

@@ -45,7 +45,7 @@ class Keeper(Protocol):
 
 
 @dataclass
-class _Turn:
+class Turn:
     """A request checked, chosen, counted and planned."""
 
     ask: Ask
@@ -64,7 +64,7 @@ class _Turn:
 
 async def answer(request: web.Request, wire: WireFormat[Any, Any], keeper: Keeper | None = None) -> web.StreamResponse:
     """A request of a wire format that streams when asked to."""
-    turn = await _prepare(request, wire, counted=True, keeper=keeper)
+    turn = await prepare(request, wire, counted=True, keeper=keeper)
     if keeper is not None:
         limits = turn.counts.headers() if turn.counts is not None else {}
         taken = keeper.take_over(request, turn.plans, turn.ask, turn.envelope, limits)
@@ -95,20 +95,28 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any], keeper: Keepe
 async def answer_whole(request: web.Request, wire: WholeFormat[Any, Any]) -> web.StreamResponse:
     """A request of a wire format that never streams: its deltas play no part, only the answer's timing and
     faults."""
-    turn = await _prepare(request, wire, counted=wire.RATE_LIMITED, content=False)
+    turn = await prepare(request, wire, counted=wire.RATE_LIMITED, content=False)
     await sleep_until(turn.start)
     return await _whole(wire, turn, own_headers=wire.answer_headers(turn.plans, turn.ask), offload=True)
 
 
-async def _prepare(
-    request: web.Request, wire: Renders[Any, Any], counted: bool, content: bool = True, keeper: Keeper | None = None
-) -> _Turn:
+async def prepare(
+    request: web.Request,
+    wire: Renders[Any, Any],
+    counted: bool,
+    content: bool = True,
+    keeper: Keeper | None = None,
+    body: dict[str, Any] | None = None,
+) -> Turn:
     """Everything before the answer: read and check the request (and what it refers to), choose the scenario,
-    count it against its quota (`counted`), obey what the request constrains, draw chaos, plan."""
+    count it against its quota (`counted`), obey what the request constrains, draw chaos, plan. `body` is the
+    request's, already read (a WebSocket message); None reads it from `request`."""
     state = request.app[STATE]
     exchange = current()
     try:
-        ask = admission.parse(wire, await read_json(request, exchange), state.settings)
+        if body is None:
+            body = await read_json(request, exchange)
+        ask = admission.parse(wire, body, state.settings)
         if keeper is not None:
             keeper.before_choice(request, ask)
     except ApiError as exc:
@@ -161,7 +169,7 @@ async def _prepare(
     exchange.timeline = plans[0].timeline
     envelope = wire.make_envelope(plans, state.rng)
     record_calls(exchange.entry, plans[0], wire.call_ids(envelope))
-    return _Turn(ask, plans, envelope, counts, exchange.start + plans[0].timeline.latency)
+    return Turn(ask, plans, envelope, counts, exchange.start + plans[0].timeline.latency)
 
 
 def _told_counts(exc: ApiError, state: State, session: str, counted: bool) -> ApiError:
@@ -172,7 +180,7 @@ def _told_counts(exc: ApiError, state: State, session: str, counted: bool) -> Ap
 
 
 async def _whole(
-    wire: Renders[Any, Any], turn: _Turn, own_headers: Mapping[str, str] | None = None, offload: bool = False
+    wire: Renders[Any, Any], turn: Turn, own_headers: Mapping[str, str] | None = None, offload: bool = False
 ) -> web.StreamResponse:
     """The answer as one JSON body, when the scripted stream would have ended; an ending fault makes it an HTTP
     error or a cut connection. With `offload`, the body is rendered in a thread: thousands of vectors take

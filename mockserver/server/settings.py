@@ -46,6 +46,9 @@ def _size(text: str) -> int:
     return int(value)
 
 
+_lifetime = _bounded(float, 0, 1e9, "must be seconds >= 0 (0 = no limit)")
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text.lower() not in choices:
@@ -127,7 +130,7 @@ class Settings:
     chaos: chaos.ChaosSpec | None = option(
         None,
         "random faults per request, e.g. 'rate_limit=0.05,server_error=0.02,disconnect=0.01,stall=0.01' "
-        f"(kinds: {', '.join(chaos.KINDS)}; settings: stall_ms, retry_after)",
+        f"(kinds: {', '.join(chaos.KINDS)}; settings: {', '.join(chaos.SETTINGS)})",
         _chaos_spec,
         "SPEC",
     )
@@ -171,6 +174,13 @@ class Settings:
     # The `obfuscation` field on stream chunks, unless a request turns it off.
     obfuscation: bool = option(
         True, "leave the obfuscation padding out of stream chunks unless a request asks for it", _flag, kind="negative"
+    )
+    websocket_lifetime: float = option(
+        3600.0,
+        "seconds a Responses WebSocket connection serves; then each response.create gets the real "
+        "websocket_connection_limit_reached error (the real API: 60 minutes; 0 = no limit)",
+        _lifetime,
+        "SECONDS",
     )
 
 

@@ -16,6 +16,7 @@ from ..wire.ids import hex_token
 from .journal import Journal
 from .metrics import Metrics
 from .ratelimits import Limiter
+from .refusals import Refusals
 from .settings import Settings
 from .store import Store
 
@@ -43,6 +44,7 @@ class State:
     in_flight: set[asyncio.Task[object]] = field(init=False, default_factory=set)  # cancelled when the server stops
     # Large request bodies read and parsed at once (see `bodies.read_object`).
     large_bodies: asyncio.Semaphore = field(init=False, default_factory=lambda: asyncio.Semaphore(MAX_LARGE_AT_ONCE))
+    refusals: Refusals = field(init=False, default_factory=Refusals)  # WebSocket upgrades a script refuses
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.settings.journal_size, self.settings.journal_bytes)
@@ -64,6 +66,7 @@ class State:
             self.selector.reset(oldest)
             self.limits.reset(oldest)
             self.draws.pop(oldest, None)
+            self.refusals.reset(oldest)
 
     def request_id(self) -> str:
         return "req_" + hex_token(self.rng, 32)
@@ -88,6 +91,9 @@ class State:
             self.draws.clear()
         else:
             self.draws.pop(session, None)
+        self.refusals.reset(session)
+        # The session is the last part of every draw key.
+        self.draws = {key: n for key, n in self.draws.items() if session is not None and key[-1] != session}
 
 
 STATE = web.AppKey("mockserver.state", State)

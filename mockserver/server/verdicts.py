@@ -3,7 +3,9 @@
 Requests are grouped into calls: one call's attempts are consecutive requests of a session to the same route
 with the same body, each following a failed one. The SDKs' own `x-stainless-retry-count` is not trusted to start
 a new call: a hand-written retry loop around an SDK sends 0 on every attempt, and it is exactly the loop to
-judge. Every finding is explained in one sentence.
+judge. Every finding is explained in one sentence. The turns of a Responses WebSocket are requests like any other
+(the close code a turn ended with says whether to try again); its connections are judged apart
+(`websocket_verdicts.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from dataclasses import asdict, dataclass
 from itertools import pairwise
 from typing import Any
 
+from ..scenario.hangups import RECONNECT_CODES
 from ..scenario.model import ErrorReply
+from . import websocket_verdicts
 from .journal import Entry
 from .state import State
 
@@ -33,6 +37,8 @@ RULES = (
     "repeated_after_stream_fault",
     "sat_through_stall",
     "ignored_rate_limit",
+    "reconnect_storm",
+    "never_reconnected",
 )
 
 
@@ -54,6 +60,8 @@ def _failed(entry: Entry) -> bool:
 def _retryable(entry: Entry) -> bool:
     if entry.should_retry is not None:
         return entry.should_retry
+    if entry.close_code is not None:  # a WebSocket turn the server hung up on: the close code says
+        return entry.close_code in RECONNECT_CODES
     return entry.status is None or entry.status in RETRYABLE or entry.status >= 500 or entry.ended != "completed"
 
 
@@ -67,8 +75,8 @@ def calls(entries: Iterable[Entry]) -> list[list[Entry]]:
     result: list[list[Entry]] = []
     last: dict[str | None, list[Entry]] = {}
     for entry in sorted(entries, key=lambda e: e.id):
-        if entry.status is None and entry.ended == "in progress":
-            continue
+        if (entry.status is None and entry.ended == "in progress") or websocket_verdicts.is_connection(entry):
+            continue  # a WebSocket connection is judged as one (its turns are the calls)
         chain = last.get(entry.session)
         if chain and _failed(chain[-1]) and (entry.method, entry.path, entry.body) == _call_of(chain[-1]):
             chain.append(entry)
@@ -130,6 +138,7 @@ def judge(
                 "connection: give the client a read timeout.",
                 entry,
             )
+    websocket_verdicts.judge(entries, add, max_retries)
     return findings
 
 
@@ -161,7 +170,8 @@ def _listed(ids: list[int]) -> str:
 
 def _judge_retry(previous: Entry, retry: Entry, add: Callable[..., None]) -> None:
     what = f"Request {retry.id} retried request {previous.id}"
-    if previous.status == 200 and previous.ended == "fault" and previous.chunks:
+    asked_back = previous.close_code in RECONNECT_CODES  # a WebSocket closed for the client to try again
+    if previous.status == 200 and previous.ended == "fault" and previous.chunks and not asked_back:
         add(
             "repeated_after_stream_fault",
             f"{what}, which broke mid-stream ({previous.fault}) after {previous.chunks} chunks: repeating the "

@@ -2,6 +2,7 @@
 // error it threw. tests/test_clients_node.py runs it with OPENAI_BASE_URL pointing at a fresh session and asserts
 // on the output; the assertions live there so that a failure names the feature that broke.
 import OpenAI from 'openai';
+import { ResponsesWS } from 'openai/resources/responses/ws';
 
 const client = new OpenAI({ timeout: 20_000 });
 const USER = [{ role: 'user', content: 'What is the weather in Paris?' }];
@@ -73,6 +74,22 @@ async function responsesEvents(model) {
   };
 }
 
+/** One turn over openai-node's WebSocket client (`ResponsesWS`, on the `ws` package): its events as they come. */
+async function responsesWebSocket(model) {
+  const ws = new ResponsesWS(client);
+  const types = [];
+  let deltas = '';
+  const final = await new Promise((resolve, reject) => {
+    ws.on('error', reject);
+    ws.on('event', (event) => types.push(event.type));
+    ws.on('response.output_text.delta', (event) => (deltas += event.delta));
+    ws.on('response.completed', (event) => resolve(event.response));
+    ws.send({ type: 'response.create', model, input: 'What is the weather in Paris?' });
+  });
+  ws.close();
+  return { types, deltas, status: final.status, output_text: final.output[0].content[0].text, url: ws.url.href };
+}
+
 async function legacyCompletion(model) {
   const stream = await client.completions.create({ model, prompt: 'The capital of France', stream: true });
   let text = '';
@@ -120,6 +137,7 @@ const CASES = {
   responses_tool_call: () => responsesHelper('tool-call', { tools: [RESPONSES_WEATHER] }),
   responses_incomplete: () => responsesEvents('finish-length'),
   responses_quota: () => responsesHelper('fault-stream-quota'),
+  responses_websocket: () => responsesWebSocket('finish-stop'),
 };
 
 const results = {};

@@ -10,6 +10,7 @@ What the schema cannot express, so the loader alone reports it and the corpus le
 - chaos probabilities that add up to more than 1;
 - a `match.regex` that is not a valid Python regular expression;
 - a `retry_after` text that is not an HTTP date;
+- a close `reason` longer than 123 bytes of UTF-8, or given with 1005 or 1006 (which send no reason);
 - a whole number written with a fraction (`status: 429.0`, `prompt_tokens: 3.0`): draft-07's integer allows it;
 - infinite numbers (`.inf`) where the schema bounds no maximum (a scripted vector's values);
 - a rate-limit window of no time at all (`5/0s`).
@@ -229,6 +230,16 @@ GOOD = {
     tool_calls: [{name: f, arguments: auto}]
   - {name: c, json: [1, 2], match: {last_role: system, turn: {max: 0}}}
 """,
+    "websocket closes and refusals": """scenarios:
+  - name: a
+    chunks:
+      - x
+      - {close: 1011, reason: "internal error", delay_ms: 5, refuse: 2}
+  - {name: b, chunks: [{close: 1005}]}
+  - {name: c, chunks: [{disconnect: true, refuse: {times: 1, status: 426}}]}
+  - {name: d, chunks: [{close: 4999, refuse: {times: 3}}]}
+  - {name: e, text: x, chaos: {close: 0.5, close_code: 1012}}
+""",
     "merge keys": """scenarios:
   - &base {name: a, text: x, ttft_ms: 3}
   - <<: *base
@@ -360,6 +371,22 @@ BAD = {
     "raw_reasoning as text": one("text: a\nraw_reasoning: yes please"),
     "raw_reasoning beside an error": one("error: {status: 500}\nraw_reasoning: true"),
     "error event message null": one("chunks: [{error: {message: null}}]"),
+    "close below 1000": one("chunks: [a, {close: 999}]"),
+    "close above 4999": one("chunks: [a, {close: 5000}]"),
+    "close a text": one("chunks: [a, {close: internal}]"),
+    "close true": one("chunks: [a, {close: true}]"),
+    "reason a number": one("chunks: [a, {close: 1011, reason: 5}]"),
+    "reason on content": one("chunks: [{content: a, reason: b}]"),
+    "reason on a disconnect": one("chunks: [a, {disconnect: true, reason: b}]"),
+    "refuse on an error": one("chunks: [a, {error: true, refuse: 1}]"),
+    "refuse zero": one("chunks: [a, {close: 1011, refuse: 0}]"),
+    "refuse a text": one("chunks: [a, {close: 1011, refuse: twice}]"),
+    "refuse with a success status": one("chunks: [a, {close: 1011, refuse: {times: 1, status: 200}}]"),
+    "refuse without times": one("chunks: [a, {close: 1011, refuse: {status: 503}}]"),
+    "refuse with an unknown key": one("chunks: [a, {close: 1011, refuse: {times: 1, for_ms: 5}}]"),
+    "chaos close_code out of range": one("text: hi\nchaos: {close: 0.1, close_code: 999}"),
+    "chaos refuse in a scenario": one("text: hi\nchaos: {refuse: 0.1}"),
+    "chaos refuse_status in a scenario": one("text: hi\nchaos: {refuse_status: 429}"),
     # error answers
     "error a number": one("error: 500"),
     "error without status": one("error: {message: slow down}"),
@@ -449,6 +476,9 @@ ONLY_THE_LOADER = {
     "a window of no time": one("text: x\nrate_limit: {requests: 5/0s}"),
     "a date in tool-call arguments": one("tool_calls: [{name: f, arguments: {when: 2024-01-01}}]"),
     "nesting deeper than 100": one("tool_calls: [{name: f, arguments: " + "{a: " * 101 + "1" + "}" * 101 + "}]"),
+    "a close reason too long": one("chunks: [a, {close: 1011, reason: '" + "é" * 62 + "'}]"),
+    "a reason with 1006": one("chunks: [a, {close: 1006, reason: dropped}]"),
+    "a close code with a fraction": one("chunks: [a, {close: 1011.0}]"),
 }
 
 
