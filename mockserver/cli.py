@@ -1,5 +1,5 @@
-"""The `mockserver` command: serve, validate, list, demo. Every `serve` option is built from the fields of
-`server/settings.py`, so a flag, its environment variable and its default are defined once."""
+"""The `mockserver` command: serve, validate, list, explain, schema, demo. Every `serve` option is built from the
+fields of `server/settings.py`, so a flag, its environment variable and its default are defined once."""
 
 from __future__ import annotations
 

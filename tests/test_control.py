@@ -10,6 +10,7 @@ import openai
 import pytest
 from helpers import USER, Session
 
+from mockserver.scenario.chaos import parse as parse_chaos
 from mockserver.server.runner import BackgroundServer
 from mockserver.testing import make_app
 
@@ -333,3 +334,13 @@ async def test_a_cut_without_a_stream_is_logged_as_a_fault(
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("POST /v1/chat")]
     assert line.startswith("POST /v1/chat/completions - scenario=cut fault=disconnect ")
     assert "chunks=" not in line
+
+
+async def test_resetting_a_session_after_draws_without_one(aiohttp_client: Any) -> None:
+    # Draws made by a request without a session once made a session's reset fail with a 500.
+    client = await aiohttp_client(make_app(BASE, chaos=parse_chaos("stall=0.5,stall_ms=1")))
+    await client.post("/v1/chat/completions", json={"model": "slow", "messages": USER})
+    await client.post("/session/a/v1/chat/completions", json={"model": "slow", "messages": USER})
+    response = await client.post("/_mock/reset?session=a")
+    assert response.status == 200
+    assert (await client.post("/_mock/reset")).status == 200

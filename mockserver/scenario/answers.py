@@ -38,7 +38,7 @@ ENDPOINT_KEYS = ("embeddings", "moderation")
 # Not on error answers.
 _ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model", "chaos", "raw_reasoning")
 _TIMING_KEYS = ("latency_ms", "jitter_ms")  # error answers too
-# What an answer says. `error` and `choices` stand alone; the others combine (see _Checker.answer). Without any,
+# What an answer says. `error` and `choices` stand alone; the others combine (see AnswerChecks.answer). Without any,
 # the answer is what the request requires.
 BODY_KEYS = ("chunks", "text", "json", "tool_calls", "refusal", "reasoning", "choices", "error")
 AUTO = "auto"  # `json: auto`, `tool_calls: auto`, `arguments: auto`: made from the request

@@ -16,9 +16,9 @@ from .problems import hint, short
 
 ChaosKind = Literal["rate_limit", "server_error", "overloaded", "disconnect", "stall", "error_event", "close", "refuse"]
 KINDS: tuple[ChaosKind, ...] = get_args(ChaosKind)
-# The kinds a request draws from, in the order the draw walks them; the last kind is drawn per WebSocket upgrade.
-REQUEST_KINDS: tuple[ChaosKind, ...] = KINDS[:-1]
+# The kind drawn once per WebSocket upgrade; every other kind is drawn per request, in this order.
 UPGRADE_KIND: ChaosKind = "refuse"
+REQUEST_KINDS: tuple[ChaosKind, ...] = tuple(kind for kind in KINDS if kind != UPGRADE_KIND)
 # Settings that are not probabilities, with their defaults.
 SETTINGS = {"stall_ms": 10000.0, "retry_after": 1.0, "close_code": 1011.0, "refuse_status": 503.0}
 # The whole-number settings, with their bounds.

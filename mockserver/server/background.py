@@ -15,6 +15,7 @@ from aiohttp import web
 from ..engine.writer import DISCONNECTED, FAULT, EventStreamResponse, Outcome, sleep_until
 from ..wire import responses
 from .exchange import base_headers, current
+from .state import STATE
 from .store import Live, Store, StoredResponse
 
 
@@ -68,6 +69,7 @@ async def follow(request: web.Request, live: Live, after: int) -> web.StreamResp
     exchange = current()
     response = EventStreamResponse(headers={**base_headers(exchange), **responses.STREAM_HEADERS})
     outcome = exchange.outcome = Outcome()
+    request.app[STATE].metrics.stream_opened()  # an open stream until it ends (`exchange.finish` counts that)
     position = first_after(live, after)
     try:
         await response.prepare(request)

@@ -1,7 +1,7 @@
 """The page at `/_mock/`: what the mock is doing, live. One HTML file with its own script and styles, shipped in
 the package (`mockserver/page/`): no build step, nothing fetched from anywhere else, so it works offline.
 
-The three files hold no data and are the same for everyone, so they are served without the admin token; the
+The page's files hold no data and are the same for everyone, so they are served without the admin token; the
 page asks for the token and sends it with every call it makes, like any other client of the control API.
 """
 

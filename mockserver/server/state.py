@@ -92,8 +92,6 @@ class State:
         else:
             self.draws.pop(session, None)
         self.refusals.reset(session)
-        # The session is the last part of every draw key.
-        self.draws = {key: n for key, n in self.draws.items() if session is not None and key[-1] != session}
 
 
 STATE = web.AppKey("mockserver.state", State)

@@ -155,7 +155,11 @@ class _Reader:
                 self.spawn(raw, steer(self.socket, raw, event))
                 return
             lane = responses_ws.stream_id(event)
-            if lane is not None and lane not in self.lanes and len(self.lanes) - (None in self.lanes) >= 32:
+            if (
+                lane is not None
+                and lane not in self.lanes
+                and len(self.lanes) - (None in self.lanes) >= responses_ws.MAX_STREAMS
+            ):
                 self.spawn(raw, answer(self.socket, raw, event, lane, responses_ws.stream_limit()))
                 return
         except ApiError as error:

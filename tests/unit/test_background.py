@@ -228,3 +228,14 @@ async def test_reset_stops_a_sessions_background_responses(client: Any) -> None:
     await client.post("/_mock/reset?session=s")
     assert await asyncio.wait_for(response.read(), 2) is not None  # its stream ends
     assert not client.app[STATE].store.tasks
+
+
+async def test_open_streams_count_background_streams_too(client: Any) -> None:
+    # A background stream, and its replay, are open streams while they run, and none once they end.
+    response = await start(client, "quick", stream=True)
+    body = await response.read()
+    (created,) = [event for event in events(body) if event["type"] == "response.created"]
+    replay = await client.get(f"/v1/responses/{created['response']['id']}?stream=true")
+    await replay.read()
+    metrics = await (await client.get("/metrics")).text()
+    assert re.search(r"^mockserver_open_streams 0$", metrics, re.M), metrics
