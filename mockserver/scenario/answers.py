@@ -32,13 +32,23 @@ from .model import (
     derive,
 )
 from .problems import hint, kind_of, short
+from .stream_items import STREAM_KINDS, StreamItemChecks
 from .tokens import split_tokens
 
 # What the endpoints that do not stream answer with: settings of an answer, inherited by a sequence's steps, and
 # enough for an answer on their own.
 ENDPOINT_KEYS = ("embeddings", "moderation")
 # Not on error answers.
-_ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model", "chaos", "raw_reasoning")
+_ANSWER_KEYS = (
+    "finish_reason",
+    "ttft_ms",
+    "interval_ms",
+    "usage",
+    "model",
+    "system_fingerprint",
+    "chaos",
+    "raw_reasoning",
+)
 _TIMING_KEYS = ("latency_ms", "jitter_ms")  # error answers too
 # What an answer says. `error` and `choices` stand alone; the others combine (see _Checker.answer). Without any,
 # the answer is what the request requires.
@@ -48,18 +58,18 @@ STEP_KEYS = (*BODY_KEYS, *_ANSWER_KEYS, *_TIMING_KEYS, *ENDPOINT_KEYS)
 _CHOICE_KEYS = ("chunks", "text", "json", "tool_calls", "refusal", "reasoning", "finish_reason")
 _CONTENT_KEYS = ("chunks", "text", "json")
 _TOOL_KEYS = ("name", "arguments", "id")
-_CHUNK_KINDS = ("content", "error", "disconnect", "end", "stall_ms", "raw", "keepalive")
+_CHUNK_KINDS = ("content", *STREAM_KINDS, "error", "disconnect", "end", "stall_ms", "raw", "keepalive")
 _CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob", "standalone")
 _ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "retry_after_ms", "headers")
 _ERROR_FIELDS = ("message", "type", "code", "param")
 _STREAM_ERROR_KEYS = ("status", *_ERROR_FIELDS)
 # The chunk items that are faults with no value but `true`.
 _SIGNALS: dict[str, FaultKind] = {"disconnect": "disconnect", "end": "end", "keepalive": "keepalive"}
-_USAGE_KEYS = ("prompt_tokens", "completion_tokens")
+_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token, used with fullmatch
 
 
-class AnswerChecks(EndpointChecks):
+class AnswerChecks(EndpointChecks, StreamItemChecks):
     """Steps and what they answer."""
 
     def step(self, data: Mapping[str, Any], line: int, where: str, inherited: Mapping[str, Any]) -> Step | None:
@@ -113,10 +123,18 @@ class AnswerChecks(EndpointChecks):
         if content is None:
             return None
         items += content
+        streamed = self.streamed_calls(data, items, where)  # tool calls written as `chunks` items
+        if streamed is None:
+            return None
         if "refusal" in data and (refusal := self.text(data, "refusal", where)) is not None:
             items += [Chunk(piece, kind=REFUSAL) for piece in split_tokens(refusal)]
-        calls: tuple[ToolCall, ...] = ()
+        calls: tuple[ToolCall, ...] = streamed
         auto_call = data.get("tool_calls") == AUTO
+        if "tool_calls" in data and streamed:
+            self.fail(
+                line_of(data, "tool_calls"), f"{where} has 'tool_calls' and 'tool_call' items in 'chunks'; give one"
+            )
+            return None
         if "tool_calls" in data and not auto_call:
             ending = next((item.kind for item in items if isinstance(item, Fault) and item.kind in ENDINGS), None)
             if ending is not None:
@@ -213,6 +231,8 @@ class AnswerChecks(EndpointChecks):
                 result["model"] = model
             else:
                 self.fail(line_of(data, "model"), f"'model' in {where} is empty")
+        if "system_fingerprint" in data and (fingerprint := self.text(data, "system_fingerprint", where)) is not None:
+            result["system_fingerprint"] = fingerprint
         if "embeddings" in data and (vectors := self.embeddings(data, where)) is not None:
             result["embeddings"] = vectors
         if "moderation" in data and (results := self.moderation(data, where)) is not None:
@@ -297,6 +317,8 @@ class AnswerChecks(EndpointChecks):
             return None if content is None else Chunk(content, delay, logprob=logprob)
         if "logprob" in item:
             self.fail(line_of(item, "logprob"), f"'logprob' in {where} goes with 'content' only")
+        if kind in STREAM_KINDS:
+            return self.stream_chunk(item, kind, where, delay)
         if kind == "stall_ms":
             if "delay_ms" in item:
                 self.fail(line_of(item, "delay_ms"), f"{where}: a stall is a delay already; give 'stall_ms' alone")
