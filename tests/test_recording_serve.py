@@ -5,6 +5,7 @@ loads."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import os
@@ -197,3 +198,16 @@ def test_serve_records_on_a_miss_from_the_command_line(tmp_path: Path) -> None:
     with replaying(out) as replay:
         replayed = asyncio.run(post(replay.root_url, "/v1/chat/completions", chat("hello")))
     assert replayed.comparable() == forwarded.comparable()
+
+
+async def test_a_compressed_request_is_forwarded_and_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "gzip.yaml"
+    body = gzip.compress(json.dumps(chat("zipped")).encode())
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    with serving(UPSTREAM) as upstream, recording(upstream, out) as proxy:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(proxy.root_url + "/v1/chat/completions", data=body, headers=headers) as response,
+        ):
+            assert response.status == 200 and await response.read()
+    assert [scenario.name for scenario in load_paths([out]).scenarios] == ["zipped"]

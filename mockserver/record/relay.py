@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+import zlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -60,7 +61,8 @@ _HOP = frozenset(
         "x-mock-scenario",
     }
 )
-MAX_RECORDED = 64 * 1024 * 1024  # an answer larger than this is relayed, not recorded
+MAX_RECORDED = 64 * 1024 * 1024  # an answer (or a request) larger than this is relayed, not recorded
+_MAGIC = {"gzip": b"\x1f\x8b", "x-gzip": b"\x1f\x8b", "deflate": b"x"}  # how a compressed body starts
 CONNECT_TIMEOUT = 30.0
 
 
@@ -84,17 +86,19 @@ class Relay:
         if self.recorder is not None:
             await self.recorder.close()
 
-    def _parsed(self, method: str, below: str, raw: bytes) -> tuple[Ask, dict[str, Any]] | None:
+    def _parsed(self, method: str, below: str, raw: bytes, encoding: str) -> tuple[Ask, dict[str, Any]] | None:
         """The request as mockserver reads it, when it is one to record; None (with a log line) otherwise."""
         wire = RECORDED.get(below)
         if self.recorder is None or method != "POST" or wire is None:
             return None
         try:
+            if encoding:
+                raw = zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in encoding else 0).decompress(raw, MAX_RECORDED)
             body = json.loads(raw)
             if not isinstance(body, dict):
                 raise ValueError("not a JSON object")
             return wire.parse_request(body), body
-        except ValueError as exc:
+        except (ValueError, zlib.error) as exc:
             log.warning("not recording %s: the request body is not JSON (%s)", below, exc)
         except ApiError as exc:
             log.warning("not recording %s: mockserver answers this request itself: %d %s", below, exc.status, exc.code)
@@ -105,9 +109,14 @@ class Relay:
         assert self._session is not None, "start() first"
         loop = asyncio.get_running_loop()
         raw = await request.read()
-        parsed = self._parsed(request.method, below, raw)
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP]
+        # The body as it came, or as the server already decompressed it: its encoding goes with it or not.
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        encoding = encoding if raw.startswith(_MAGIC.get(encoding, b"\0\0")) else ""
+        if encoding:
+            headers.append(("Content-Encoding", encoding))
         headers.append(("Accept-Encoding", "identity"))
+        parsed = self._parsed(request.method, below, raw, encoding)
         url = target(self.upstream, below, request.query_string)
         try:
             upstream = await self._session.request(

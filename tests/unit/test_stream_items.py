@@ -142,3 +142,21 @@ def test_tool_call_items_and_tool_calls_exclude_each_other() -> None:
     assert json.loads(json.dumps(problems("scenarios:\n  - name: s\n    system_fingerprint: 5\n    text: a\n"))) == [
         "s.yaml:3: 'system_fingerprint' in scenario 's' must be text, got a number"
     ]
+
+
+async def test_a_request_that_offers_tools_keeps_the_scripted_fragments(client_for: Any) -> None:
+    """The answer obeys the request (tool_choice, parallel calls, ...), and when nothing changes, the calls stay
+    as scripted: their fragments and delays, not token-sized pieces at once."""
+    client = await client_for(STREAMED)
+    tools = [{"type": "function", "function": {"name": name}} for name in ("get_weather", "get_time")]
+    started = time.monotonic()
+    response = await client.post("/v1/chat/completions", json=chat("streamed", tools=tools))
+    chunks = sse_chunks(await response.read())
+    assert time.monotonic() - started >= 0.095
+    fragments = [
+        call["function"]["arguments"]
+        for chunk in chunks
+        for call in chunk["choices"][0]["delta"].get("tool_calls", [])
+        if "id" not in call
+    ]
+    assert fragments == ['{"city"', ': "Paris"}', "{}"]
