@@ -20,7 +20,17 @@ from mockserver.record.redact import Redactor
 from mockserver.record.relay import Relay
 from mockserver.server.runner import BackgroundServer
 
-_DROPPED = ("id", "created", "created_at", "obfuscation", "sequence_number", "item_id", "call_id", "response_id")
+_DROPPED = (
+    "id",
+    "created",
+    "created_at",
+    "completed_at",
+    "obfuscation",
+    "sequence_number",
+    "item_id",
+    "call_id",
+    "response_id",
+)
 
 
 @contextlib.contextmanager

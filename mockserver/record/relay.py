@@ -203,7 +203,9 @@ class Relay:
                 for event in reader.close(at):
                     tee.event(event, event.at)
                 tee.end(at, how)
-            elif how != END or take.status < 200 or take.status >= 300:
+            elif not 200 <= take.status < 300:
+                take.unreadable = f"HTTP {take.status} is not an answer a scenario gives"
+            elif how != END:
                 take.unreadable = "the answer did not arrive whole"
             else:
                 take.latency += at

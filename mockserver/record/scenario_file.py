@@ -48,6 +48,8 @@ class Layout:
 def inspect(path: Path) -> tuple[Layout, list[Scenario]]:
     """How to append to `path`, and the scenarios it holds; FileRefused when it cannot be appended to."""
     if not path.exists():
+        if not path.parent.is_dir():
+            raise FileRefused(f"{path}: the folder {path.parent} does not exist")
         return Layout(), []
     if not path.is_file():
         raise FileRefused(f"{path} is not a file")

@@ -202,3 +202,8 @@ def test_a_key_streamed_in_pieces_is_found_whole() -> None:
     pieces = ["My key is sk-pr", "oj-abcdefghijklmn", "opqrstuvwxyz and ACME-1", "23 ok"]
     assert redact.pieces(pieces) == ["My key is " + MARK, "", " and " + MARK, " ok"]
     assert redact.pieces(["nothing", " here"]) == ["nothing", " here"]
+
+
+def test_a_file_in_a_folder_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FileRefused, match="does not exist"):
+        inspect(tmp_path / "missing" / "out.yaml")
