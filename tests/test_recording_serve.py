@@ -141,7 +141,7 @@ def test_the_record_command_and_a_kill_mid_write(tmp_path: Path) -> None:
                 str(out),
             ],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             text=True,
         )
         try:
@@ -164,6 +164,8 @@ def test_the_record_command_and_a_kill_mid_write(tmp_path: Path) -> None:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
     result = load_paths([out])
     assert result.problems == []
     assert result.scenarios[0].name == "first-one" and 1 <= len(result.scenarios) <= 51

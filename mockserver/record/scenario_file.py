@@ -12,6 +12,7 @@ not `[...]`); a new or empty file gets a short header and the list.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -136,9 +137,11 @@ class ScenarioFile:
 
     async def close(self) -> None:
         await self.flushed()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # ended here, not when its loop is gone
         self.close_now()
 
     def close_now(self) -> None:
