@@ -157,14 +157,14 @@ def run_import(args: argparse.Namespace) -> int:
     imported, problems = 0, 0
     for path in files:
         try:
-            notes = import_file(path, recorder)
+            count, notes = import_file(path, recorder)
         except (OSError, ValueError) as exc:
             print(f"mockserver import: {path}: {exc}", file=sys.stderr)
             problems += 1
             continue
         for note in notes:
             print(note, file=sys.stderr)
-            imported += " recorded " in f" {note.split(': ', 1)[-1]}"
+        imported += count
     if recorder.file is not None:
         recorder.file.close_now()
     print(f"{imported} scenario(s) or step(s) imported from {len(files)} file(s)", file=sys.stderr)

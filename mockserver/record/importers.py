@@ -207,9 +207,9 @@ def take_of(capture: Capture) -> tuple[Take, Ask | None]:
     return take, ask
 
 
-def import_file(path: Path, recorder: Recorder) -> list[str]:
-    """Import every answer of one capture; one line per answer says what became of it."""
-    notes = []
+def import_file(path: Path, recorder: Recorder) -> tuple[int, list[str]]:
+    """Import every answer of one capture: how many were, and a line per answer saying what became of it."""
+    notes, imported = [], 0
     for capture in captures(path):
         take, ask = take_of(capture)
         if take.unreadable is not None:
@@ -220,4 +220,5 @@ def import_file(path: Path, recorder: Recorder) -> list[str]:
             timing = f" (a HAR keeps no time per chunk: the body's {capture.receive_ms:.0f} ms spread evenly)"
         done = recorder.record(take, ask, capture.request or {}, capture.origin + timing, now=True, hint=capture.hint)
         notes.append(f"{path}: {done}")
-    return notes
+        imported += done.startswith("recorded")
+    return imported, notes

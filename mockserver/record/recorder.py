@@ -150,7 +150,7 @@ class Recorder:
             data: dict[str, Any] = {"continues": head, **answer}
             text = emit.item(data, self.file.indent, comment=f"step {steps + 1} of {head}, {what}")
             check = emit.item({"name": head, **answer}, 2)
-            self.heads[key] = (head, steps + 1)
+            known: tuple[str, int] = (head, steps + 1)
             written, step_of = f"step {steps + 1} of '{head}'", head
         else:
             name = self._name(take, ask, hint)
@@ -161,13 +161,14 @@ class Recorder:
                 data["accept_unknown_params"] = True
             data.update(answer)
             text = check = emit.item(data, self.file.indent)
-            if key is not None:
-                self.heads[key] = (name, 1)
+            known = (name, 1)
             written, step_of = f"'{name}'", None
         result = load_text("scenarios:\n" + check, str(self.path))
         if result.problems or len(result.scenarios) != 1:  # a bug: never written, never served
             log.error("not recorded (it does not load): %s", "; ".join(map(str, result.problems)))
             return "not recorded"
+        if key is not None:  # the same request next time: the next step of this scenario
+            self.heads[key] = known
         if now:
             self.file.write_now([text])
         else:
