@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,6 +60,28 @@ def recording(upstream: BackgroundServer, out: Path, redact: tuple[str, ...] = (
     recorder.open()
     with BackgroundServer(make_app(Relay(f"{upstream.root_url}/v1", recorder))) as proxy:
         yield proxy
+
+
+@contextlib.contextmanager
+def recording_process(upstream: str, out: Path) -> Iterator[str]:
+    """`mockserver record --upstream UPSTREAM --out OUT` in a process of its own (no thread of this process competes
+    with the client whose timing is compared); yields its root URL. The file is complete once it has stopped."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "record", "--port", "0", "--upstream", upstream, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("OPENAI_BASE_URL="), first
+        yield first.strip().split("=", 1)[1].removesuffix("/v1")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 @dataclass
