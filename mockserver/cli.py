@@ -15,6 +15,7 @@ from multidict import CIMultiDict
 from . import demo
 from ._version import __version__
 from .engine.selection import Selector, selection_order
+from .record import command as record_command
 from .scenario.load import BUNDLED, load_paths
 from .serve import report, serve
 from .server.explain import ENDPOINTS, explain, render
@@ -114,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         "in their first line: '# yaml-language-server: $schema=./scenario.schema.json'.",
     )
 
+    record_command.add_parser(commands)
+    record_command.add_import_parser(commands)
+
     walkthrough = commands.add_parser(
         "demo",
         help="stream the ways an answer ends, live, through the openai SDK",
@@ -206,6 +210,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "schema": schema,
     "explain": explain_request,
     "demo": demo.run,
+    "record": record_command.run,
+    "import": record_command.run_import,
 }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from ._version import __version__
+from .record import serving as recording
 from .scenario.load import BUNDLED, LoadResult, load_paths
 from .scenario.watch import watch
 from .server import verdicts, workers
@@ -45,6 +46,8 @@ def banner(args: argparse.Namespace, result: LoadResult, port: int) -> None:
         print("  reloading files when they change (--watch)")
     if args.workers > 1:
         print(f"  {args.workers} worker processes share the port; each keeps its own sequence counts and journal")
+    for line in recording.banner(args, result.scenarios):
+        print(line)
     if args.chaos is not None and args.chaos.active:
         rates = ", ".join(f"{kind}={rate:g}" for kind, rate in args.chaos.rates.items() if rate)
         print(f"  chaos: {rates} (seed {args.seed})")
@@ -98,7 +101,12 @@ async def serve_until_stopped(
 
 def serve(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
-    paths = args.scenarios or [str(BUNDLED)]
+    refused = recording.check(args)
+    if refused is not None:
+        print(f"mockserver serve: {refused}", file=sys.stderr)
+        return workers.EXIT_BAD_SCENARIOS
+    # Recording: the bundled scenarios (their `default` answers everything) are only served when asked for.
+    paths = args.scenarios or ([] if args.record else [str(BUNDLED)])
     result = load_paths(paths)
     if result.problems:
         report(result)

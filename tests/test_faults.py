@@ -188,7 +188,7 @@ def test_jitter_is_seeded_per_request() -> None:
         ("[{raw: ''}]", "'raw' in chunk 1 of scenario 's' must be non-empty text"),
         (
             '[{content: a, raw: "x"}]',
-            "chunk 1 of scenario 's' needs exactly one of content, error, disconnect, close, end, stall_ms, raw, keepalive; it has 'content' and 'raw'",
+            "chunk 1 of scenario 's' needs exactly one of content, reasoning, refusal, tool_call, arguments, error, disconnect, close, end, stall_ms, raw, keepalive; it has 'content' and 'raw'",
         ),
         (
             "[{error: {mesage: x}}]",

@@ -122,6 +122,7 @@ class _Shaper:
     def __init__(self, answer: Answer, ask: Ask, seed: int, notes: list[str]) -> None:
         self.source, self.ask, self.seed, self.notes = answer, ask, seed, notes
         self.items = [item for item in answer.items if not (isinstance(item, Chunk) and item.kind in _CALL_KINDS)]
+        self.kept = list(self.items)  # to tell whether anything changed
         self.calls = list(answer.tool_calls)
         self.finish = answer.finish_reason
         self.made_content = False  # content made from a schema (valid by construction)
@@ -260,6 +261,12 @@ class _Shaper:
                 self.notes += _fit(call.arguments, tool.parameters, f"the arguments of {call.name} (strict)")
 
     def build(self) -> Answer:
+        if self.unchanged():  # the script's own items: its tool-call fragments and their delays as written
+            return (
+                self.source
+                if self.finish == self.source.finish_reason
+                else derive(self.source, finish_reason=self.finish)
+            )
         calls = tuple(ToolCall(index, c.name, c.arguments, c.id) for index, c in enumerate(self.calls))
         items = list(self.items)
         for call in calls:
@@ -267,6 +274,17 @@ class _Shaper:
             items += [Chunk(piece, kind=ARGUMENTS, tool=call.index) for piece in split_tokens(call.arguments)]
         return derive(
             self.source, items=tuple(items), tool_calls=calls, finish_reason=self.finish, shaped=None, auto_call=False
+        )
+
+    def unchanged(self) -> bool:
+        source = self.source
+        return (
+            source.shaped is None
+            and not source.auto_call
+            and len(self.calls) == len(source.tool_calls)
+            and all(call is scripted for call, scripted in zip(self.calls, source.tool_calls, strict=True))
+            and len(self.items) == len(self.kept)
+            and all(item is kept for item, kept in zip(self.items, self.kept, strict=True))
         )
 
 

@@ -135,7 +135,17 @@ class Plan:
         return self._derived(_TEXT, kind, lambda chunks: text_of(chunks, kind))
 
     @property
+    def cached_tokens(self) -> int:
+        """The prompt tokens read from the cache: as the script's `usage` says, else none."""
+        usage = self.answer.usage
+        return usage.cached_tokens if usage is not None and usage.cached_tokens is not None else 0
+
+    @property
     def reasoning_tokens(self) -> int:
+        """The reasoning tokens of the chunks sent, unless the script's `usage` says how many."""
+        usage = self.answer.usage
+        if usage is not None and usage.reasoning_tokens is not None:
+            return usage.reasoning_tokens
         return self._derived(_REASONING_TOKENS, None, lambda chunks: tokens_of(chunks, REASONING))
 
     @property

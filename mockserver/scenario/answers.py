@@ -36,7 +36,16 @@ from .tokens import split_tokens
 # enough for an answer on their own.
 ENDPOINT_KEYS = ("embeddings", "moderation")
 # Not on error answers.
-_ANSWER_KEYS = ("finish_reason", "ttft_ms", "interval_ms", "usage", "model", "chaos", "raw_reasoning")
+_ANSWER_KEYS = (
+    "finish_reason",
+    "ttft_ms",
+    "interval_ms",
+    "usage",
+    "model",
+    "system_fingerprint",
+    "chaos",
+    "raw_reasoning",
+)
 _TIMING_KEYS = ("latency_ms", "jitter_ms")  # error answers too
 # What an answer says. `error` and `choices` stand alone; the others combine (see AnswerChecks.answer). Without any,
 # the answer is what the request requires.
@@ -48,7 +57,7 @@ _CONTENT_KEYS = ("chunks", "text", "json")
 _TOOL_KEYS = ("name", "arguments", "id")
 # How a document is written: tool-call arguments as JSON.dumps writes them, a `json` answer compact.
 _SEPARATORS: dict[str, tuple[str, str]] = {"arguments": (", ", ": "), "json": (",", ":")}
-_USAGE_KEYS = ("prompt_tokens", "completion_tokens")
+_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")
 
 
 class AnswerChecks(EndpointChecks, FaultChecks, HangupChecks):
@@ -105,10 +114,18 @@ class AnswerChecks(EndpointChecks, FaultChecks, HangupChecks):
         if content is None:
             return None
         items += content
+        streamed = self.streamed_calls(data, items, where)  # tool calls written as `chunks` items
+        if streamed is None:
+            return None
         if "refusal" in data and (refusal := self.text(data, "refusal", where)) is not None:
             items += self.pieces(refusal, REFUSAL, line_of(data, "refusal")) or ()
-        calls: tuple[ToolCall, ...] = ()
+        calls: tuple[ToolCall, ...] = streamed
         auto_call = data.get("tool_calls") == AUTO
+        if "tool_calls" in data and streamed:
+            self.fail(
+                line_of(data, "tool_calls"), f"{where} has 'tool_calls' and 'tool_call' items in 'chunks'; give one"
+            )
+            return None
         if "tool_calls" in data and not auto_call:
             ending = next((item.kind for item in items if isinstance(item, Fault) and item.kind in ENDINGS), None)
             if ending is not None:
@@ -235,6 +252,8 @@ class AnswerChecks(EndpointChecks, FaultChecks, HangupChecks):
                 result["model"] = model
             else:
                 self.fail(line_of(data, "model"), f"'model' in {where} is empty")
+        if "system_fingerprint" in data and (fingerprint := self.text(data, "system_fingerprint", where)) is not None:
+            result["system_fingerprint"] = fingerprint
         if "embeddings" in data and (vectors := self.embeddings(data, where)) is not None:
             result["embeddings"] = vectors
         if "moderation" in data and (results := self.moderation(data, where)) is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .answers import BODY_KEYS, STEP_KEYS, AnswerChecks
+from .answers import BODY_KEYS, STEP_KEYS
+from .continuations import ContinuationChecks, is_continuation
 from .marked_yaml import line_of
 from .match_checks import MatchChecks
 from .model import Scenario, Step
@@ -16,7 +17,7 @@ SCENARIO_KEYS = ("name", "description", "match", "rate_limit", "accept_unknown_p
 FILE_KEYS = ("version", "scenarios")
 
 
-class ScenarioChecks(AnswerChecks, MatchChecks):
+class ScenarioChecks(ContinuationChecks, MatchChecks):
     """Files, scenarios, their `match` rules and sequences."""
 
     def document(self, data: Any) -> list[Scenario]:
@@ -58,8 +59,11 @@ class ScenarioChecks(AnswerChecks, MatchChecks):
         return []
 
     def scenario_list(self, items: list[Any], line: int) -> list[Scenario]:
-        scenarios = []
+        scenarios: list[Scenario] = []
         for index, item in enumerate(items):
+            if is_continuation(item):  # the next step of a scenario above it
+                self.continuation(item, line_of(items, index) or line, scenarios)
+                continue
             key = (id(item),)
             if key not in self.built:
                 self.built[key] = self.scenario(item, line_of(items, index) or line)

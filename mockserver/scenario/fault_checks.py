@@ -13,8 +13,9 @@ from .hangups import SOCKET_ENDS, SOCKET_KEYS, HangupChecks
 from .marked_yaml import line_of
 from .model import ENDINGS, KEEPALIVE, MID_STREAM_ERROR, Chunk, ErrorReply, Fault, FaultKind
 from .problems import kind_of, short
+from .stream_items import STREAM_KINDS, StreamItemChecks
 
-_CHUNK_KINDS = ("content", "error", "disconnect", "close", "end", "stall_ms", "raw", "keepalive")
+_CHUNK_KINDS = ("content", *STREAM_KINDS, "error", "disconnect", "close", "end", "stall_ms", "raw", "keepalive")
 _CHUNK_KEYS = (*_CHUNK_KINDS, "delay_ms", "logprob", "standalone", *SOCKET_KEYS)
 ERROR_KEYS = ("status", "message", "type", "code", "param", "retry_after", "retry_after_ms", "headers")
 _ERROR_FIELDS = ("message", "type", "code", "param")
@@ -30,7 +31,7 @@ def _too_long(value: str | float) -> bool:
     return isinstance(value, int) and value.bit_length() > 256
 
 
-class FaultChecks(HangupChecks):
+class FaultChecks(HangupChecks, StreamItemChecks):
     """`chunks` and their faults; error answers."""
 
     def chunks(self, data: Mapping[str, Any], where: str) -> list[Chunk | Fault] | None:
@@ -103,6 +104,8 @@ class FaultChecks(HangupChecks):
             return None if content is None else Chunk(content, delay, logprob=logprob)
         if "logprob" in item:
             self.fail(line_of(item, "logprob"), f"'logprob' in {where} goes with 'content' only")
+        if kind in STREAM_KINDS:
+            return self.stream_chunk(item, kind, where, delay)
         if kind in SOCKET_ENDS:
             return self.socket_end(item, kind, delay, where)
         if kind == "stall_ms":

@@ -116,10 +116,13 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class Usage:
-    """A scripted override of the reported token counts; a field left `None` is computed."""
+    """A scripted override of the reported token counts; a field left `None` is computed (the cached tokens:
+    0)."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    reasoning_tokens: int | None = None  # of the completion tokens, those spent reasoning
+    cached_tokens: int | None = None  # of the prompt tokens, those read from the cache
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ class Answer:
     jitter_ms: float = 0.0
     usage: Usage | None = None
     model: str | None = None
+    system_fingerprint: str | None = None  # None: one derived from the model
     chaos: ChaosSpec | None = None
     raw_reasoning: bool | None = None  # stream reasoning text as open-weight servers do (None: the server's default)
     # Other answers for requests with n > 1: choice i answers with choices[i % len(choices)].

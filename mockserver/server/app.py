@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from ..engine.selection import Selector
+from ..record.serving import install as install_upstream
 from ..scenario.model import Scenario
 from ..wire import catalogue, chat, completions, embeddings, moderations, responses
 from ..wire.contract import WholeFormat, WireFormat
@@ -69,5 +70,6 @@ def create_app(scenarios: Iterable[Scenario] = (), settings: Settings | None = N
         conversation_routes.add_routes(app, prefix + "/v1")
     control.add_routes(app)
     scrape.add_routes(app)
+    install_upstream(app, app[STATE].settings)  # with an upstream, misses are forwarded (and recorded)
     app.on_shutdown.append(_stop_background)
     return app

@@ -18,6 +18,7 @@ from ..engine.obey import obey
 from ..engine.plan import Plan, error_latency, faults_only, first_ending, make_plans
 from ..engine.selection import ScenarioMiss
 from ..engine.writer import COMPLETED, FAULT, EventStreamResponse, sleep_until, write_events
+from ..record.serving import forward_miss
 from ..scenario.model import Answer, ErrorReply
 from ..wire.contract import Renders, WholeFormat, WireFormat
 from ..wire.errors import ApiError, Counts, fault_reply, scripted_error
@@ -64,7 +65,10 @@ class Turn:
 
 async def answer(request: web.Request, wire: WireFormat[Any, Any], keeper: Keeper | None = None) -> web.StreamResponse:
     """A request of a wire format that streams when asked to."""
-    turn = await prepare(request, wire, counted=True, keeper=keeper)
+    try:
+        turn = await prepare(request, wire, counted=True, keeper=keeper)
+    except ApiError as error:  # a miss goes to the upstream, with `serve --upstream`
+        return await forward_miss(request, error)
     if keeper is not None:
         limits = turn.counts.headers() if turn.counts is not None else {}
         taken = keeper.take_over(request, turn.plans, turn.ask, turn.envelope, limits)
@@ -95,7 +99,10 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any], keeper: Keepe
 async def answer_whole(request: web.Request, wire: WholeFormat[Any, Any]) -> web.StreamResponse:
     """A request of a wire format that never streams: its deltas play no part, only the answer's timing and
     faults."""
-    turn = await prepare(request, wire, counted=wire.RATE_LIMITED, content=False)
+    try:
+        turn = await prepare(request, wire, counted=wire.RATE_LIMITED, content=False)
+    except ApiError as error:  # a miss goes to the upstream, with `serve --upstream`
+        return await forward_miss(request, error)
     await sleep_until(turn.start)
     return await _whole(wire, turn, own_headers=wire.answer_headers(turn.plans, turn.ask), offload=True)
 

@@ -35,9 +35,9 @@ async def start(
 
 async def stop(runner: web.AppRunner) -> None:
     """Stop serving: the requests in flight are cancelled at once (a stream is cut, as when its client leaves),
-    then the connections are closed."""
-    state = runner.app[STATE]
-    for task in list(state.in_flight):
+    then the connections are closed. (An app of another kind — the recording proxy — is only cleaned up.)"""
+    state = runner.app.get(STATE)
+    for task in list(state.in_flight) if state is not None else ():
         task.cancel()
     await runner.cleanup()
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
+from ..record.upstream import check_upstream
 from ..scenario import chaos, quota
 
 
@@ -30,7 +31,7 @@ def _bounded(convert: Callable[[str], float], low: float, high: float, rule: str
 
 
 parse_speed = _bounded(float, 0, 1e12, "must be a finite number >= 0 (0 = no delays)")
-_port = _bounded(int, 0, 65535, "must be 0-65535 (0 = any free port)")
+parse_port = _bounded(int, 0, 65535, "must be 0-65535 (0 = any free port)")
 _journal_size = _bounded(int, 1, 10_000_000, "must be a whole number >= 1")
 _workers = _bounded(int, 1, 256, "must be a whole number from 1 to 256")
 _timeout = _bounded(float, 0, 86400, "must be seconds from 0 to 86400 (0 = no limit)")
@@ -69,6 +70,10 @@ def _flag(text: str) -> bool:
 
 def _path_list(text: str) -> list[str]:
     return [part for part in text.split(os.pathsep) if part]
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line]
 
 
 def _chaos_spec(text: str) -> chaos.ChaosSpec:
@@ -182,6 +187,27 @@ class Settings:
         _lifetime,
         "SECONDS",
     )
+    # Record and replay (record/serving.py).
+    upstream: str | None = option(
+        None,
+        "forward the requests no scenario answers to this API (http(s)://..., as OPENAI_BASE_URL) instead of "
+        "answering 404, with the client's own key",
+        check_upstream,
+        "URL",
+    )
+    record: str | None = option(
+        None,
+        "with --upstream: append each forwarded answer to this scenario file, and serve it from then on",
+        metavar="FILE",
+    )
+    redact: list[str] = option(
+        [],
+        "with --record: replace what this regex matches in what is recorded (repeatable; API keys and bearer "
+        "tokens always are; the variable takes one a line)",
+        _lines,
+        "REGEX",
+        kind="paths",
+    )
 
 
 @dataclass
@@ -189,7 +215,7 @@ class ServeOptions:
     """What `mockserver serve` is told beyond the app's settings: where to listen, what to load, how to run."""
 
     host: str = option("127.0.0.1", "address to bind")
-    port: int = option(8000, "port to bind; 0 picks a free one", _port)
+    port: int = option(8000, "port to bind; 0 picks a free one", parse_port)
     scenarios: list[str] = option(
         [],
         "scenario files or folders (folders: every *.yaml/*.yml below)",

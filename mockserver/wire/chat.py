@@ -59,7 +59,7 @@ def make_envelope(plans: list[Plan], rng: random.Random) -> Envelope:
     return Envelope(
         id="chatcmpl-" + base62(rng, 29),
         created=int(time.time()),
-        fingerprint=fingerprint(plans[0].model),
+        fingerprint=plans[0].answer.system_fingerprint or fingerprint(plans[0].model),
         call_ids=call_ids,
     )
 
@@ -76,7 +76,7 @@ def usage_object(plans: list[Plan], ask: Ask) -> dict[str, Any]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": plans[0].cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": sum(reasoning.tokens(plan, ask) for plan in plans),
             "audio_tokens": 0,

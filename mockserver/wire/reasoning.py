@@ -52,8 +52,9 @@ def style(plan: Plan, ask: Ask, summary: Any) -> Style:
 
 def unscripted_tokens(plan: Plan, ask: Ask) -> int:
     """The reasoning tokens a reasoning model reports though the script says nothing of its reasoning."""
-    if plan.reasoning_tokens:
-        return 0
+    usage = plan.answer.usage
+    if plan.reasoning_tokens or (usage is not None and usage.reasoning_tokens is not None):
+        return 0  # scripted reasoning, or a scripted count of it
     return EFFORT_TOKENS.get(ask.reasoning_effort or "", 0)
 
 

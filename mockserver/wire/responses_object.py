@@ -56,7 +56,7 @@ def usage(plan: Plan, ask: ResponsesAsk) -> dict[str, Any]:
     output = plan.completion_tokens + reasoning.unscripted_tokens(plan, ask)
     return {
         "input_tokens": plan.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "input_tokens_details": {"cached_tokens": plan.cached_tokens, "cache_write_tokens": 0},
         "output_tokens": output,
         "output_tokens_details": {"reasoning_tokens": reasoning.tokens(plan, ask)},
         "total_tokens": plan.prompt_tokens + output,

@@ -152,7 +152,7 @@ def test_sequence_problems() -> None:
     ]
     assert problems("scenarios:\n  - name: s\n    sequence:\n      - {ttft_ms: 5}\n      - {text: y, name: z}\n") == [
         "s.yaml:5: unknown key 'name' in step 2 of scenario 's'; expected one of: chunks, text, json, tool_calls, "
-        "refusal, reasoning, choices, error, finish_reason, ttft_ms, interval_ms, usage, model, chaos, raw_reasoning, "
+        "refusal, reasoning, choices, error, finish_reason, ttft_ms, interval_ms, usage, model, system_fingerprint, chaos, raw_reasoning, "
         "latency_ms, jitter_ms, embeddings, moderation",
     ]
 

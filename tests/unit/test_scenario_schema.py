@@ -13,9 +13,11 @@ What the schema cannot express, so the loader alone reports it and the corpus le
 - a close `reason` longer than 123 bytes of UTF-8, or given with 1005 or 1006 (which send no reason);
 - a whole number written with a fraction (`status: 429.0`, `prompt_tokens: 3.0`): draft-07's integer allows it;
 - infinite numbers (`.inf`) where the schema bounds no maximum (a scripted vector's values);
-- a rate-limit window of no time at all (`5/0s`).
+- a rate-limit window of no time at all (`5/0s`);
 - YAML values JSON has no form for (a date, binary data) inside tool-call arguments;
 - a file nested more than 100 levels deep, or whose aliases expand it past 2,000,000 values.
+- a `continues` item that names no scenario above it in its list;
+- an `arguments` item with no `tool_call` item before it, and `tool_call` items beside `tool_calls`.
 
 `test_what_only_the_loader_catches` holds one file for each.
 """
@@ -240,6 +242,31 @@ GOOD = {
   - {name: d, chunks: [{close: 4999, refuse: {times: 3}}]}
   - {name: e, text: x, chaos: {close: 0.5, close_code: 1012}}
 """,
+    "a stream written delta by delta, as recorded": """scenarios:
+  - name: a
+    model: gpt-4o-2024-08-06
+    system_fingerprint: fp_0123456789
+    latency_ms: 210.5
+    raw_reasoning: true
+    chunks:
+      - {reasoning: Six sevens, delay_ms: 120.3}
+      - {content: Hi, delay_ms: 1, logprob: -0.1}
+      - {refusal: "no", delay_ms: 0}
+      - {tool_call: {name: f, id: call_1}, delay_ms: 4}
+      - {arguments: '{"a"'}
+      - {arguments: ": 1}", delay_ms: 2.5}
+      - {tool_call: {name: g}}
+    usage: {prompt_tokens: 9, completion_tokens: 7, reasoning_tokens: 2, cached_tokens: 0}
+  - continues: a
+    error: {status: 429, retry_after_ms: 20, headers: {retry-after: "1"}}
+    latency_ms: 3
+  # a later step, after other scenarios
+  - {name: b, text: x}
+  - continues: a
+    choices:
+      - chunks: [{tool_call: {name: f}}, {arguments: "{}"}]
+      - text: y
+""",
     "merge keys": """scenarios:
   - &base {name: a, text: x, ttft_ms: 3}
   - <<: *base
@@ -387,6 +414,21 @@ BAD = {
     "chaos close_code out of range": one("text: hi\nchaos: {close: 0.1, close_code: 999}"),
     "chaos refuse in a scenario": one("text: hi\nchaos: {refuse: 0.1}"),
     "chaos refuse_status in a scenario": one("text: hi\nchaos: {refuse_status: 429}"),
+    "tool_call a text": one("chunks: [{tool_call: f}]"),
+    "tool_call without a name": one("chunks: [{tool_call: {id: call_1}}]"),
+    "tool_call with an unknown key": one("chunks: [{tool_call: {name: f, type: function}}]"),
+    "arguments a mapping": one("chunks: [{tool_call: {name: f}}, {arguments: {a: 1}}]"),
+    "reasoning item a number": one("chunks: [{reasoning: 5}]"),
+    "refusal item with a logprob": one("chunks: [{refusal: 'no', logprob: -1}]"),
+    "system_fingerprint a number": one("text: a\nsystem_fingerprint: 5"),
+    "system_fingerprint beside an error": one("error: {status: 500}\nsystem_fingerprint: fp_1"),
+    "usage reasoning_tokens negative": one("text: hi\nusage: {reasoning_tokens: -1}"),
+    "usage cached_tokens a text": one("text: hi\nusage: {cached_tokens: many}"),
+    # continuations
+    "continues a number": "scenarios:\n  - {name: a, text: x}\n  - {continues: 5, text: y}\n",
+    "continues with a name": "scenarios:\n  - {name: a, text: x}\n  - {continues: a, name: b, text: y}\n",
+    "continues with match": "scenarios:\n  - {name: a, text: x}\n  - {continues: a, match: {}, text: y}\n",
+    "continues with text and chunks": "scenarios:\n  - {name: a, text: x}\n  - {continues: a, text: y, chunks: [z]}\n",
     # error answers
     "error a number": one("error: 500"),
     "error without status": one("error: {message: slow down}"),
@@ -479,6 +521,10 @@ ONLY_THE_LOADER = {
     "a close reason too long": one("chunks: [a, {close: 1011, reason: '" + "é" * 62 + "'}]"),
     "a reason with 1006": one("chunks: [a, {close: 1006, reason: dropped}]"),
     "a close code with a fraction": one("chunks: [a, {close: 1011.0}]"),
+    "continues a scenario below it": "scenarios:\n  - {continues: a, text: y}\n  - {name: a, text: x}\n",
+    "continues a scenario of no file": "scenarios:\n  - {name: a, text: x}\n  - {continues: b, text: y}\n",
+    "arguments before any tool_call": one("chunks: [{arguments: '{}'}, {tool_call: {name: f}}]"),
+    "tool_call items beside tool_calls": one("chunks: [{tool_call: {name: f}}]\ntool_calls: [{name: g}]"),
 }
 
 

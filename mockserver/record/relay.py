@@ -1,0 +1,224 @@
+"""The recording proxy: a request goes to the upstream with the client's own headers (its key among them), the
+answer comes back to the client as it arrives — each read written on at once, nothing buffered, so the client
+sees the upstream's timing — and a tee reads the same bytes into a `Take`, recorded when the answer ends.
+
+Only the requests a scenario can answer are recorded (`POST` to chat, legacy completions, Responses, embeddings
+and moderations); every other `/v1` route (models, stored responses, files, ...) is forwarded as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import zlib
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from ..engine.ask import Ask
+from ..wire import chat, completions, embeddings, moderations, responses
+from ..wire.contract import Renders
+from ..wire.errors import ApiError
+from .recorder import Recorder
+from .sse import SseReader
+from .take import CLIENT_LEFT, DISCONNECT, END, Take
+from .tees import StreamTee, read_body, read_error
+from .upstream import shown, target
+
+log = logging.getLogger("mockserver")
+
+RECORDED: Mapping[str, Renders[Any, Any]] = {
+    "/chat/completions": chat,
+    "/completions": completions,
+    "/responses": responses,
+    "/embeddings": embeddings,
+    "/moderations": moderations,
+}
+# Headers of one hop, never forwarded (either way); `accept-encoding` is replaced by identity, so that the bytes
+# relayed are the bytes read; mockserver's own headers stay here.
+_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-encoding",
+        "accept-encoding",
+        "expect",
+        "x-mock-session",
+        "x-mock-scenario",
+    }
+)
+MAX_RECORDED = 64 * 1024 * 1024  # an answer (or a request) larger than this is relayed, not recorded
+_MAGIC = {"gzip": b"\x1f\x8b", "x-gzip": b"\x1f\x8b", "deflate": b"x"}  # how a compressed body starts
+CONNECT_TIMEOUT = 30.0
+
+
+class Relay:
+    """Forwards requests to one upstream, and records the answers when it has a `Recorder`."""
+
+    def __init__(self, upstream: str, recorder: Recorder | None = None) -> None:
+        self.upstream = upstream
+        self.recorder = recorder
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            cookie_jar=aiohttp.DummyCookieJar(),  # the clients' cookies are theirs: none is kept between requests
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=None),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self.recorder is not None:
+            await self.recorder.close()
+
+    def _parsed(self, method: str, below: str, raw: bytes, encoding: str) -> tuple[Ask, dict[str, Any]] | None:
+        """The request as mockserver reads it, when it is one to record; None (with a log line) otherwise."""
+        wire = RECORDED.get(below)
+        if self.recorder is None or method != "POST" or wire is None:
+            return None
+        try:
+            if encoding:
+                raw = zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in encoding else 0).decompress(raw, MAX_RECORDED)
+            body = json.loads(raw)
+            if not isinstance(body, dict):
+                raise ValueError("not a JSON object")
+            return wire.parse_request(body), body
+        except (ValueError, zlib.error) as exc:
+            log.warning("not recording %s: the request body is not JSON (%s)", below, exc)
+        except ApiError as exc:
+            log.warning("not recording %s: mockserver answers this request itself: %d %s", below, exc.status, exc.code)
+        return None
+
+    async def forward(self, request: web.Request, below: str, arrived: float) -> web.StreamResponse:
+        """Forward `request` (its path below /v1 is `below`; it arrived at loop time `arrived`)."""
+        assert self._session is not None, "start() first"
+        loop = asyncio.get_running_loop()
+        raw = await request.read()
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP]
+        # The body as it came, or as the server already decompressed it: its encoding goes with it or not.
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        encoding = encoding if raw.startswith(_MAGIC.get(encoding, b"\0\0")) else ""
+        if encoding:
+            headers.append(("Content-Encoding", encoding))
+        headers.append(("Accept-Encoding", "identity"))
+        parsed = self._parsed(request.method, below, raw, encoding)
+        url = target(self.upstream, below, request.query_string)
+        try:
+            upstream = await self._session.request(
+                request.method, url, data=raw, headers=headers, allow_redirects=False
+            )
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise ApiError(
+                502,
+                f"mockserver could not reach the upstream {shown(self.upstream)}: {exc or type(exc).__name__}",
+                "server_error",
+                code="upstream_unreachable",
+            ) from None
+        headers_at = loop.time()
+        kind = upstream.headers.get("Content-Type", "")
+        take = Take(below, stream=kind.startswith("text/event-stream"), status=upstream.status)
+        take.latency = (headers_at - arrived) * 1000
+        tee, reader, kept = StreamTee(take), SseReader(), bytearray()
+        recording = parsed is not None
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        for name, value in upstream.headers.items():
+            if name.lower() not in _HOP:
+                response.headers.add(name, value)
+        how, at = END, 0.0
+        try:
+            await response.prepare(request)
+            while True:
+                try:
+                    data = await upstream.content.readany()
+                except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
+                    how = DISCONNECT
+                    break
+                at = (loop.time() - headers_at) * 1000
+                if not data:
+                    break
+                if recording and take.stream:
+                    for event in reader.feed(data, at):
+                        tee.event(event, event.at)
+                    recording = reader.pending <= MAX_RECORDED
+                elif recording:
+                    kept += data
+                    recording = len(kept) <= MAX_RECORDED
+                await response.write(data)
+            if how == DISCONNECT and request.transport is not None:
+                request.transport.close()  # the client sees the same cut
+            else:
+                await response.write_eof()
+        except (ConnectionError, asyncio.CancelledError):
+            how = CLIENT_LEFT  # handler cancelled or write refused: the client went away
+            raise
+        finally:
+            upstream.release()
+            at = (loop.time() - headers_at) * 1000
+            note = "relayed"
+            if parsed is not None:
+                note = "not recorded: the answer is too large" if not recording else "not recorded"
+            if recording and parsed is not None:
+                note = self._record(request, take, tee, reader, bytes(kept), upstream.headers, parsed, how, at, arrived)
+            elapsed = (loop.time() - arrived) * 1000
+            log.info("%s %s %d %.0fms upstream; %s", request.method, request.path, take.status, elapsed, note)
+        return response
+
+    def _record(
+        self,
+        request: web.Request,
+        take: Take,
+        tee: StreamTee,
+        reader: SseReader,
+        body: bytes,
+        headers: Mapping[str, str],
+        parsed: tuple[Ask, dict[str, Any]],
+        how: str,
+        at: float,
+        arrived: float,
+    ) -> str:
+        """Record the answer, whatever became of the client; never fail the request for it. Returns what became
+        of it, for the log."""
+        assert self.recorder is not None
+        elapsed = (asyncio.get_running_loop().time() - arrived) * 1000
+        note = "not recorded"
+        try:
+            if take.status >= 400:
+                read_error(take, take.status, body, headers)
+            elif take.stream:
+                for event in reader.close(at):
+                    tee.event(event, event.at)
+                tee.end(at, how)
+            elif not 200 <= take.status < 300:
+                take.unreadable = f"HTTP {take.status} is not an answer a scenario gives"
+            elif how != END:
+                take.unreadable = "the answer did not arrive whole"
+            else:
+                take.latency += at
+                read_body(take, json.loads(body))
+            if take.unreadable is not None:
+                note = f"not recorded: {take.unreadable}"
+            else:
+                when = datetime.fromtimestamp(time.time() - elapsed / 1000, timezone.utc)
+                url = shown(target(self.upstream, take.endpoint, ""))
+                origin = f"recorded {when:%Y-%m-%d %H:%M:%S} UTC from {request.method} {url}"
+                note = self.recorder.record(take, parsed[0], parsed[1], origin)
+        except ValueError:
+            note = "not recorded: the answer is not JSON"
+        except Exception:  # a bug: the client has its answer all the same
+            log.exception("could not record the answer to %s %s", request.method, request.path)
+        return note

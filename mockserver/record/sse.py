@@ -1,0 +1,59 @@
+"""Server-sent events read as they arrive: bytes in, whole events out, each stamped with the time of the read that
+completed it — so that events that came in one read share a time, as they will share a write on replay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event: its `event:` name (None: the default), its data lines joined, and when it was complete (ms).
+    A comment line (`: keep-alive`) is an event of its own, with `comment` set to the whole line."""
+
+    at: float
+    data: str
+    event: str | None = None
+    comment: str | None = None
+
+
+class SseReader:
+    """An incremental parser of `text/event-stream` bytes (line endings `\\n` or `\\r\\n`)."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._data: list[str] = []
+        self._event: str | None = None
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an event not complete yet."""
+        return len(self._pending) + sum(len(line) for line in self._data)
+
+    def feed(self, data: bytes, at: float) -> list[Event]:
+        """The events `data` completes, all stamped `at`."""
+        lines = (self._pending + data).split(b"\n")
+        self._pending = lines.pop()
+        events: list[Event] = []
+        for raw in lines:
+            line = raw.removesuffix(b"\r").decode("utf-8", "replace")
+            if not line:
+                if self._data or self._event is not None:
+                    events.append(Event(at, "\n".join(self._data), self._event))
+                self._data, self._event = [], None
+            elif line.startswith(":"):
+                events.append(Event(at, "", comment=line))
+            else:
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "data":
+                    self._data.append(value)
+                elif name == "event":
+                    self._event = value
+        return events
+
+    def close(self, at: float) -> list[Event]:
+        """At the end of the body: an event left without its blank line still counts (some servers end so)."""
+        events = self.feed(b"\n\n", at) if self._pending.strip() or self._data else []
+        self._pending = b""
+        return events

@@ -1,0 +1,215 @@
+"""`serve --upstream URL --record FILE` (record on a miss), secrets that never reach the file or the log, a client
+that leaves mid-stream, and the commands as a user runs them — a recorder killed mid-write leaves a file that
+loads."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from conftest import cli_server_running
+from recording import Stream, deltas, post, recording, replaying, serving
+
+from mockserver import Settings, create_app, load_paths, load_text
+from mockserver.server.runner import BackgroundServer
+
+pytestmark = pytest.mark.slow  # servers on threads and in subprocesses
+
+UPSTREAM = """
+scenarios:
+  - name: flaky
+    match: {contains: flaky}
+    sequence:
+      - error: {status: 503}
+      - text: Back again.
+  - name: secretive
+    match: {contains: secret}
+    chunks: ["Your key is sk-proj-", "abcdefghijklmnopqrstuvwxyz0123", "456789 and ACME-", "42."]
+  - name: long
+    match: {contains: long}
+    text: one two three four five six seven eight nine ten
+    interval_ms: 40
+  - name: upstream-answer
+    match: {model: gpt-4o}
+    text: From the upstream.
+    ttft_ms: 20
+"""
+LOCAL = "scenarios:\n  - name: local\n    match: {contains: local}\n    text: From a scenario.\n"
+
+
+def said(stream: Stream) -> str:
+    return "".join(delta.get("content") or "" for delta in deltas(stream))
+
+
+def chat(text: str, stream: bool = True) -> dict[str, object]:
+    return {"model": "gpt-4o", "messages": [{"role": "user", "content": text}], "stream": stream}
+
+
+async def test_a_miss_is_forwarded_recorded_and_then_answered_from_the_recording(tmp_path: Path) -> None:
+    out = tmp_path / "misses.yaml"
+    upstream = BackgroundServer(create_app(load_text(UPSTREAM).scenarios)).start()
+    settings = Settings(upstream=f"{upstream.root_url}/v1", record=str(out))
+    with BackgroundServer(create_app(load_text(LOCAL).scenarios, settings)) as server:
+        local = await post(server.root_url, "/v1/chat/completions", chat("a local question"))
+        forwarded = await post(server.root_url, "/v1/chat/completions", chat("anything else"))
+        assert said(local) == "From a scenario." and said(forwarded) == "From the upstream."
+        # a 503 is not served from the recording: the retry goes to the upstream and becomes step 2
+        failed = await post(server.root_url, "/v1/chat/completions", chat("flaky", stream=False))
+        retried = await post(server.root_url, "/v1/chat/completions", chat("flaky", stream=False))
+        assert (failed.status, retried.status) == (503, 200)
+        upstream.stop()  # from now on, only the recordings answer
+        again = await post(server.root_url, "/v1/chat/completions", chat("anything else"))
+        assert again.comparable() == forwarded.comparable()
+        # the sequence as it happened: a client that retries gets the 503, then the answer
+        third = await post(server.root_url, "/v1/chat/completions", chat("flaky", stream=False))
+        fourth = await post(server.root_url, "/v1/chat/completions", chat("flaky", stream=False))
+        assert (third.status, fourth.status) == (503, 200)
+        assert json.loads(fourth.body)["choices"][0]["message"]["content"] == "Back again."
+        unknown = await post(server.root_url, "/v1/chat/completions", chat("never seen"))
+        assert unknown.status == 502  # the upstream is gone: said so, in the API's error format
+    result = load_paths([out])
+    assert result.problems == []
+    assert [s.name for s in result.scenarios] == ["anything-else", "flaky"]
+    assert "local" not in out.read_text()
+
+
+async def test_without_an_upstream_a_miss_is_still_explained() -> None:
+    with serving(LOCAL) as server:
+        missed = await post(server.root_url, "/v1/chat/completions", chat("anything else"))
+    assert missed.status == 404 and b"scenario_not_found" in missed.body
+
+
+async def test_secrets_never_reach_the_file_or_the_log(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    out = tmp_path / "secrets.yaml"
+    key = "sk-proj-" + "Zq9" * 20
+    headers = {"Authorization": f"Bearer {key}", "OpenAI-Organization": "org-" + "A" * 24, "OpenAI-Project": "p1"}
+    caplog.set_level(logging.DEBUG, logger="mockserver")
+    with serving(UPSTREAM) as upstream, recording(upstream, out, redact=("ACME-\\d+",)) as proxy:
+        streamed = await post(proxy.root_url, "/v1/chat/completions", chat(f"my secret is {key}"), headers)
+    assert said(streamed) == "Your key is sk-proj-abcdefghijklmnopqrstuvwxyz0123456789 and ACME-42."  # as sent
+    text = out.read_text()
+    for secret in (key, "org-" + "A" * 24, "p1", "abcdefghijklmnopqrstuvwxyz0123", "ACME-42", "Authorization"):
+        assert secret not in text, secret
+        assert secret not in caplog.text, secret
+    assert "[redacted]" in text and load_paths([out]).problems == []
+
+
+async def test_a_client_that_leaves_is_recorded_up_to_there(tmp_path: Path) -> None:
+    out = tmp_path / "left.yaml"
+    with serving(UPSTREAM) as upstream, recording(upstream, out) as proxy:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(proxy.root_url + "/v1/chat/completions", json=chat("a long one")) as response,
+        ):
+            await response.content.readuntil(b" two")
+        await asyncio.sleep(0.3)
+    (scenario,) = load_paths([out]).scenarios
+    assert "the client left" in (scenario.description or "")
+    answer = scenario.steps[0]
+    assert "one" in answer.content and "ten" not in answer.content  # type: ignore[union-attr]
+    assert answer.items[-1].kind == "disconnect"  # type: ignore[union-attr]
+
+
+def test_the_record_command_and_a_kill_mid_write(tmp_path: Path) -> None:
+    """`mockserver record` as a user runs it; then a recorder killed while fifty answers are being recorded
+    leaves a file that loads, each scenario in it whole."""
+    out = tmp_path / "cli.yaml"
+    upstream_file = tmp_path / "upstream.yaml"
+    upstream_file.write_text(UPSTREAM)
+    with cli_server_running("--scenarios", str(upstream_file)) as upstream:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mockserver",
+                "record",
+                "--port",
+                "0",
+                "--upstream",
+                upstream.base_url,
+                "--out",
+                str(out),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            base_url = process.stdout.readline().strip().split("=", 1)[1]
+            root = base_url.removesuffix("/v1")
+
+            async def many() -> None:
+                await post(root, "/v1/chat/completions", chat("first one"))
+                tasks = [
+                    asyncio.create_task(post(root, "/v1/chat/completions", chat(f"number {i}"))) for i in range(50)
+                ]
+                await asyncio.sleep(0.15)
+                os.kill(process.pid, signal.SIGKILL)
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+            asyncio.run(many())
+            process.wait(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+    result = load_paths([out])
+    assert result.problems == []
+    assert result.scenarios[0].name == "first-one" and 1 <= len(result.scenarios) <= 51
+
+
+def test_serve_refuses_record_without_upstream_or_with_workers(tmp_path: Path) -> None:
+    for extra, message in (
+        ([], "--record FILE records what --upstream URL answers"),
+        (["--upstream", "http://127.0.0.1:9/v1", "--workers", "2"], "cannot be used with --workers"),
+        (["--upstream", "ftp://example.com"], "is not an http:// or https:// URL"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "mockserver", "serve", "--record", str(tmp_path / "x.yaml"), *extra],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_serve_records_on_a_miss_from_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "served.yaml"
+    with (
+        serving(UPSTREAM) as upstream,
+        cli_server_running("--upstream", f"{upstream.root_url}/v1", "--record", str(out)) as server,
+    ):
+        assert any("recording them in" in line for line in server.stdout_first_lines)
+        forwarded = asyncio.run(post(server.base_url.removesuffix("/v1"), "/v1/chat/completions", chat("hello")))
+        time.sleep(0.2)
+        assert "recorded 'hello'" in server.log()
+    assert forwarded.status == 200
+    with replaying(out) as replay:
+        replayed = asyncio.run(post(replay.root_url, "/v1/chat/completions", chat("hello")))
+    assert replayed.comparable() == forwarded.comparable()
+
+
+async def test_a_compressed_request_is_forwarded_and_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "gzip.yaml"
+    body = gzip.compress(json.dumps(chat("zipped")).encode())
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    with serving(UPSTREAM) as upstream, recording(upstream, out) as proxy:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(proxy.root_url + "/v1/chat/completions", data=body, headers=headers) as response,
+        ):
+            assert response.status == 200 and await response.read()
+    assert [scenario.name for scenario in load_paths([out]).scenarios] == ["zipped"]

@@ -1,0 +1,146 @@
+"""`mockserver import`: a saved SSE body (as `curl -N` and `curl -i -N` print it), a HAR file with its requests and
+timing, openai-python's snapshot files and openai-node's snapshots become scenarios that load and answer as the
+capture did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import sse_chunks
+
+from mockserver import create_app, load_paths
+from mockserver.cli import main
+
+CHUNK = (
+    '{"id":"chatcmpl-A","object":"chat.completion.chunk","created":1727346000,"model":"gpt-4o-2024-08-06",'
+    '"system_fingerprint":"fp_b40fb1c6fb","choices":[{"index":0,"delta":%s,"logprobs":null,"finish_reason":%s}]}'
+)
+
+
+def sse_body(*deltas: str, finish: str = "stop") -> str:
+    events = [CHUNK % ('{"role":"assistant","content":"","refusal":null}', "null")]
+    events += [CHUNK % (json.dumps({"content": delta}), "null") for delta in deltas]
+    events.append(CHUNK % ("{}", json.dumps(finish)))
+    return "".join(f"data: {event}\n\n" for event in events) + "data: [DONE]\n\n"
+
+
+def imported(tmp_path: Path, *captures: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The captures imported into a new file, which must load."""
+    out = tmp_path / "imported.yaml"
+    assert main(["import", *map(str, captures), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert load_paths([out]).problems == []
+    return out
+
+
+async def replay(out: Path, aiohttp_client: Any, name: str, stream: bool = True) -> Any:
+    client = await aiohttp_client(create_app(load_paths([out]).scenarios))
+    body = {"model": name, "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+    return await client.post("/v1/chat/completions", json=body)
+
+
+async def test_a_saved_sse_body(tmp_path: Path, capsys: pytest.CaptureFixture[str], aiohttp_client: Any) -> None:
+    capture = tmp_path / "weather.sse"
+    capture.write_text(sse_body("The weather", " is fine."))
+    out = imported(tmp_path, capture, capsys=capsys)
+    (scenario,) = load_paths([out]).scenarios
+    assert scenario.name == "weather" and scenario.match is None
+    assert "without its request" in (scenario.description or "")
+    chunks = sse_chunks(await (await replay(out, aiohttp_client, "weather")).read())
+    assert [c["choices"][0]["delta"].get("content") for c in chunks[1:3]] == ["The weather", " is fine."]
+    assert {c["model"] for c in chunks} == {"gpt-4o-2024-08-06"} and chunks[0]["system_fingerprint"] == "fp_b40fb1c6fb"
+
+
+async def test_curl_with_headers_and_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], aiohttp_client: Any
+) -> None:
+    capture = tmp_path / "limited.txt"
+    error = {
+        "error": {"message": "Rate limit reached", "type": "requests", "param": None, "code": "rate_limit_exceeded"}
+    }
+    capture.write_bytes(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/2 429 \r\ncontent-type: application/json\r\nretry-after-ms: 1500\r\n"
+        b"x-ratelimit-remaining-requests: 0\r\nset-cookie: __cf_bm=abc\r\n\r\n" + json.dumps(error).encode()
+    )
+    out = imported(tmp_path, capture, capsys=capsys)
+    assert "set-cookie" not in out.read_text() and "__cf_bm" not in out.read_text()
+    response = await replay(out, aiohttp_client, "limited", stream=False)
+    assert response.status == 429 and response.headers["retry-after-ms"] == "1500"
+    assert response.headers["x-ratelimit-remaining-requests"] == "0"
+    assert (await response.json()) == error
+
+
+def har_entry(text: str, body: str, mime: str = "text/event-stream; charset=utf-8", status: int = 200) -> Any:
+    request = {"model": "gpt-4o", "messages": [{"role": "user", "content": text}], "stream": True}
+    return {
+        "startedDateTime": "2026-12-01T15:13:41.123Z",
+        "time": 1447.6,
+        "request": {
+            "method": "POST",
+            "url": "https://api.openai.com/v1/chat/completions?trace=1",
+            "headers": [
+                {"name": "authorization", "value": "Bearer sk-proj-" + "k" * 60},
+                {"name": ":path", "value": "x"},
+            ],
+            "postData": {"mimeType": "application/json", "text": json.dumps(request)},
+        },
+        "response": {
+            "status": status,
+            "headers": [{"name": "content-type", "value": mime}, {"name": "content-encoding", "value": "gzip"}],
+            "content": {"size": len(body), "mimeType": mime, "text": body},
+        },
+        "timings": {"blocked": -1, "dns": -1, "connect": -1, "send": 0.5, "wait": 300.0, "receive": 200.0},
+    }
+
+
+async def test_a_har_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], aiohttp_client: Any) -> None:
+    entries = [
+        har_entry("Is it sunny?", sse_body("Yes", ",", " very", ".")),
+        {"request": {"method": "GET", "url": "https://api.openai.com/v1/models"}, "response": {"status": 200}},
+        har_entry("Is it sunny?", sse_body("Still", " yes.")),
+    ]
+    capture = tmp_path / "session.har"
+    capture.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "x"}, "entries": entries}}))
+    out = imported(tmp_path, capture, capsys=capsys)
+    text = out.read_text()
+    assert "sk-proj-" not in text and "authorization" not in text.lower()
+    (scenario,) = load_paths([out]).scenarios
+    assert scenario.name == "is-it-sunny" and len(scenario.steps) == 2  # the same request twice: a sequence
+    assert scenario.match is not None and scenario.match.describe()["regex"] == "^Is it sunny\\?$"
+    first = scenario.steps[0]
+    assert first.latency_ms == 300.5  # type: ignore[union-attr]
+    delays = [chunk.delay_ms or 0 for chunk in first.chunks]  # type: ignore[union-attr]
+    # the body's 200 ms spread over its seven events (role, four deltas, finish, [DONE]): the deltas are events 1-4
+    assert all(abs(delay - 200 / 6) <= 0.1 for delay in delays) and abs(sum(delays) - 4 * 200 / 6) <= 0.1
+    assert "spread evenly" in (scenario.description or "")
+
+
+async def test_sdk_snapshots(tmp_path: Path, capsys: pytest.CaptureFixture[str], aiohttp_client: Any) -> None:
+    python = tmp_path / ".inline-snapshot" / "external"
+    python.mkdir(parents=True)
+    (python / ("e2aad469b71d" + "0" * 52 + ".bin")).write_text(sse_body("Sunny", " and", " warm."))
+    (python / ".gitignore").write_text("*-new.*\n")
+    body = sse_body("Hello", " from", " node.").replace("\\", "\\\\")
+    node = tmp_path / "ChatCompletionStream.test.ts.snap"
+    node.write_text(f'// Jest Snapshot v1, https://goo.gl/fbAQLP\n\nexports[`.stream() works 1`] = `\n"{body}"\n`;\n')
+    out = imported(tmp_path, python, node, capsys=capsys)
+    names = [scenario.name for scenario in load_paths([out]).scenarios]
+    assert names == ["sunny-and-warm", "stream-works-1"]
+    chunks = sse_chunks(await (await replay(out, aiohttp_client, "stream-works-1")).read())
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == "Hello from node."
+
+
+def test_import_prints_a_file_without_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capture = tmp_path / "a.sse"
+    capture.write_text(sse_body("x"))
+    assert main(["import", str(capture)]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith("# Scenarios recorded by mockserver") and "- name: a\n" in printed.out
+    assert "recorded 'a'" in printed.err
+    nothing = tmp_path / "nothing.txt"
+    nothing.write_text("not a capture")
+    assert main(["import", str(nothing)]) == 1
+    assert "neither an event stream nor a JSON answer" in capsys.readouterr().err
