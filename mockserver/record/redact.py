@@ -12,22 +12,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-MARK = "[redacted]"
-
-# Headers that carry a credential, or say whose account a request is for.
-_SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "openai-organization",
-        "openai-project",
-        "cookie",
-        "set-cookie",
-        "api-key",
-        "x-api-key",
-    }
-)
-_SECRET_NAME = re.compile(r"(?:^|-)(?:api-?key|token|secret|password|credentials?|auth)$")
+from ..server.credentials import REDACTED as MARK
+from ..server.credentials import is_credential
 
 # The shapes redacted by default: OpenAI keys (user, project, service account, admin; also other vendors' `sk-`
 # keys, and the masked form a 401 quotes, `sk-abc***...wxyz`), bearer tokens, JSON Web Tokens (Azure AD), and the
@@ -42,9 +28,9 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
 
 
 def secret_header(name: str) -> bool:
-    """Whether a header carries a credential or an account's identity: such a header is never written."""
-    name = name.lower()
-    return name in _SECRET_HEADERS or _SECRET_NAME.search(name) is not None
+    """Whether a header carries a credential or an account's identity (the journal's rule): such a header is never
+    written."""
+    return is_credential(name.lower())
 
 
 def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:

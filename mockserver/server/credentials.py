@@ -28,6 +28,7 @@ CREDENTIAL_HEADERS = frozenset(
         "api-key",
         "x-api-key",
         "cookie",
+        "set-cookie",
         "openai-organization",
         "openai-project",
     }
