@@ -14,7 +14,7 @@ from typing import TextIO
 from ._version import __version__
 from .record import serving as recording
 from .scenario.load import BUNDLED, LoadResult, load_paths
-from .scenario.watch import watch
+from .scenario.watch import snapshot, watch
 from .server import verdicts, workers
 from .server.app import create_app
 from .server.runner import base_url, start
@@ -73,6 +73,8 @@ async def serve_until_stopped(
     reuse_port: bool = False,
 ) -> int:
     """Serve until SIGINT or SIGTERM; `ready(port)` is called once the port is listening."""
+    # What the watched files look like now, before the banner: an edit made as soon as the server answers is seen.
+    watched = snapshot(paths) if args.watch else None
     app = create_app(result.scenarios, settings_from(args))
     unix_socket = getattr(args, "worker_socket", None)  # a worker's, for the others' /metrics
     if unix_socket is not None:
@@ -87,7 +89,7 @@ async def serve_until_stopped(
         with contextlib.suppress(NotImplementedError, RuntimeError):  # platforms without signal handlers
             loop.add_signal_handler(signum, stop.set)
     ready(port)
-    watcher = asyncio.create_task(watch(paths, app[STATE].selector)) if args.watch else None
+    watcher = asyncio.create_task(watch(paths, app[STATE].selector, seen=watched)) if args.watch else None
     try:
         await stop.wait()
     finally:

@@ -39,10 +39,17 @@ def snapshot(paths: Sequence[str | Path]) -> dict[Path, Seen]:
     return result
 
 
-async def watch(paths: Sequence[str | Path], selector: Selector, poll: float = POLL_SECONDS) -> None:
-    """Reload the file scenarios whenever the files under `paths` change; runs until cancelled. Files are read
-    and checked in a thread, so that a large reload does not hold up the answers being served."""
-    seen = await asyncio.to_thread(snapshot, paths)
+async def watch(
+    paths: Sequence[str | Path],
+    selector: Selector,
+    poll: float = POLL_SECONDS,
+    seen: dict[Path, Seen] | None = None,
+) -> None:
+    """Reload the file scenarios whenever the files under `paths` change from `seen` (taken when they were loaded;
+    by default, now); runs until cancelled. Files are read and checked in a thread, so that a large reload does
+    not hold up the answers being served."""
+    if seen is None:
+        seen = await asyncio.to_thread(snapshot, paths)
     while True:
         await asyncio.sleep(poll)
         try:
