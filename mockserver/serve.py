@@ -14,7 +14,7 @@ from typing import TextIO
 from ._version import __version__
 from .scenario.load import BUNDLED, LoadResult, load_paths
 from .scenario.watch import watch
-from .server import verdicts, workers
+from .server import process, verdicts, workers
 from .server.app import create_app
 from .server.runner import base_url, start
 from .server.runner import stop as stop_serving
@@ -48,6 +48,7 @@ def banner(args: argparse.Namespace, result: LoadResult, port: int) -> None:
     if args.chaos is not None and args.chaos.active:
         rates = ", ".join(f"{kind}={rate:g}" for kind, rate in args.chaos.rates.items() if rate)
         print(f"  chaos: {rates} (seed {args.seed})")
+    print(f"  event loop: {process.loop_label(args.loop)}")
     print("Any OPENAI_API_KEY is accepted" if args.api_key is None else "OPENAI_API_KEY must be the --api-key value")
     print("Ctrl+C stops the server", flush=True)
 
@@ -70,6 +71,7 @@ async def serve_until_stopped(
     reuse_port: bool = False,
 ) -> int:
     """Serve until SIGINT or SIGTERM; `ready(port)` is called once the port is listening."""
+    process.tune_allocator()
     app = create_app(result.scenarios, settings_from(args))
     unix_socket = getattr(args, "worker_socket", None)  # a worker's, for the others' /metrics
     if unix_socket is not None:
@@ -115,7 +117,9 @@ def serve(args: argparse.Namespace) -> int:
             report,
         )
     try:
-        return asyncio.run(serve_until_stopped(args, result, paths, args.port, lambda port: banner(args, result, port)))
+        return process.run(
+            serve_until_stopped(args, result, paths, args.port, lambda port: banner(args, result, port)), args.loop
+        )
     except KeyboardInterrupt:
         return 0
 
