@@ -15,7 +15,7 @@ from ._version import __version__
 from .record import serving as recording
 from .scenario.load import BUNDLED, LoadResult, load_paths
 from .scenario.watch import snapshot, watch
-from .server import verdicts, workers
+from .server import process, verdicts, workers
 from .server.app import create_app
 from .server.runner import base_url, start
 from .server.runner import stop as stop_serving
@@ -51,6 +51,7 @@ def banner(args: argparse.Namespace, result: LoadResult, port: int) -> None:
     if args.chaos is not None and args.chaos.active:
         rates = ", ".join(f"{kind}={rate:g}" for kind, rate in args.chaos.rates.items() if rate)
         print(f"  chaos: {rates} (seed {args.seed})")
+    print(f"  event loop: {process.loop_label(args.loop)}")
     print("Any OPENAI_API_KEY is accepted" if args.api_key is None else "OPENAI_API_KEY must be the --api-key value")
     print("Ctrl+C stops the server", flush=True)
 
@@ -75,6 +76,7 @@ async def serve_until_stopped(
     """Serve until SIGINT or SIGTERM; `ready(port)` is called once the port is listening."""
     # What the watched files look like now, before the banner: an edit made as soon as the server answers is seen.
     watched = snapshot(paths) if args.watch else None
+    process.tune_allocator()
     app = create_app(result.scenarios, settings_from(args))
     unix_socket = getattr(args, "worker_socket", None)  # a worker's, for the others' /metrics
     if unix_socket is not None:
@@ -125,7 +127,9 @@ def serve(args: argparse.Namespace) -> int:
             report,
         )
     try:
-        return asyncio.run(serve_until_stopped(args, result, paths, args.port, lambda port: banner(args, result, port)))
+        return process.run(
+            serve_until_stopped(args, result, paths, args.port, lambda port: banner(args, result, port)), args.loop
+        )
     except KeyboardInterrupt:
         return 0
 

@@ -364,3 +364,40 @@ def test_problems_go_to_the_stderr_of_the_moment() -> None:
         report(load_text("scenarios:\n  - {name: a, txt: hi}\n", "a.yaml"))
     assert captured.getvalue().startswith("a.yaml:2: unknown key 'txt' in scenario 'a'")
     assert captured.getvalue().endswith("1 problem found\n")
+
+
+def test_the_event_loop_is_chosen_by_flag_and_named_at_start_up(cli_server: Any) -> None:
+    plain = cli_server("--loop", "asyncio")
+    assert "  event loop: asyncio" in plain.stdout_first_lines
+    pytest.importorskip("uvloop")  # the `fast` extra
+    fast = cli_server("--loop", "auto", "--speed", "0")
+    assert any(re.fullmatch(r"  event loop: uvloop \d+\.\d+\.\d+", line) for line in fast.stdout_first_lines)
+    request = urllib.request.Request(
+        fast.base_url + "/chat/completions",
+        data=b'{"model": "finish-stop", "messages": [{"role": "user", "content": "hi"}], "stream": true}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert urllib.request.urlopen(request, timeout=10).read().endswith(b"data: [DONE]\n\n")
+
+
+def test_asking_for_uvloop_without_it_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockserver.server import process
+
+    monkeypatch.setattr(process.importlib.util, "find_spec", lambda name: None)
+    assert not process.uses_uvloop("auto")
+    assert process.loop_label("auto") == "asyncio (pip install 'mockserver[fast]' for uvloop)"
+
+    async def nothing() -> None:
+        return None
+
+    coroutine = nothing()
+    with pytest.raises(SystemExit, match=r"--loop uvloop needs uvloop: pip install 'mockserver\[fast\]'"):
+        process.run(coroutine, "uvloop")
+    coroutine.close()
+
+
+def test_the_allocator_keeps_slack_on_glibc() -> None:
+    from mockserver.server import process
+
+    expected = sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION") is not None
+    assert process.tune_allocator() is expected

@@ -61,10 +61,28 @@ def obey(answer: Answer, ask: Ask, seed: int) -> tuple[Answer, list[str]]:
         # A request that requires nothing in particular: the same answer every time, made once (with the
         # renderers' work on it kept, as for any scripted answer).
         return answer.memo.get(_PLAIN, seed, lambda: _obeyed(answer, ask, seed)[0]), []
+    if _as_scripted(answer, ask):
+        # Tools offered, and the scripted calls fit them: every request of an agent loop's step gets the same
+        # answer, made once, so the renderers' work on it is kept too.
+        return answer.memo.get(_AS_SCRIPTED, seed, lambda: _obeyed(answer, ask, seed)[0]), []
     return _obeyed(answer, ask, seed)
 
 
 _PLAIN = MemoKind[Answer]("what a plain request gets")
+_AS_SCRIPTED = MemoKind[Answer]("scripted calls the request leaves as they are")
+
+
+def _as_scripted(answer: Answer, ask: Ask) -> bool:
+    """Whether the request changes nothing of a fully scripted answer and has nothing to note on it: no choice of
+    tool other than `auto`, no limit on parallel calls it exceeds, no stop sequence, no strict schema to check."""
+    calls = answer.tool_calls
+    return (
+        not (answer.shaped or answer.auto_call or answer.choices or ask.stop or ask.output.strict)
+        and (ask.tool_choice == "auto" or not ask.tools)
+        and (ask.parallel_tool_calls or len(calls) <= 1)
+        and not any(call.auto for call in calls)
+        and not any((tool := ask.tool(call.name)) is not None and tool.strict for call in calls)
+    )
 
 
 def _plain(answer: Answer, ask: Ask) -> bool:

@@ -38,9 +38,23 @@ def split_tokens(text: str) -> tuple[str, ...]:
     return pieces
 
 
+# Texts up to this long have their count remembered: an agent loop sends its conversation again every turn, so
+# the same messages (and roles, names, tool definitions) are counted over and over. The cache holds at most
+# `_COUNTED` such texts: 8 MB at worst.
+_SHORT_TEXT = 2048
+_COUNTED = 4096
+
+
 def count_tokens(text: str) -> int:
     """The number of pieces `split_tokens` would make, without making them: a prompt of megabytes is counted in
     the memory of its text alone, and nothing of it is kept."""
+    if len(text) <= _SHORT_TEXT:
+        return _count_short(text)
+    return _PIECE.subn("", text)[1]
+
+
+@lru_cache(maxsize=_COUNTED)
+def _count_short(text: str) -> int:
     return _PIECE.subn("", text)[1]
 
 

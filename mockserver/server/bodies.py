@@ -43,7 +43,10 @@ async def read_body(request: web.Request) -> bytes:
     closed: the rest of the body may still be on its way)."""
     timeout = request.app[STATE].settings.body_timeout
     try:
-        raw = await asyncio.wait_for(request.read(), timeout or None)
+        if request.content.is_eof():  # all of it came with the headers: no wait, so no timer (and no task) for it
+            raw = await request.read()
+        else:
+            raw = await asyncio.wait_for(request.read(), timeout or None)
     except asyncio.TimeoutError:
         _close_after_answer(request)
         raise ApiError(

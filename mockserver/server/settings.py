@@ -13,6 +13,7 @@ from typing import Any
 
 from ..record.upstream import check_upstream
 from ..scenario import chaos, quota
+from .process import LOOPS
 
 
 def _bounded(convert: Callable[[str], float], low: float, high: float, rule: str) -> Callable[[str], Any]:
@@ -229,6 +230,9 @@ class ServeOptions:
     report: bool = option(False, "print the client verdicts when the server stops", _flag, kind="switch")
     log_level: str = option(
         "info", "debug, info, warning or error", _choice("debug", "info", "warning", "error"), "LEVEL"
+    )
+    loop: str = option(
+        "auto", "event loop: auto (uvloop when installed: mockserver[fast]), asyncio or uvloop", _choice(*LOOPS), "LOOP"
     )
 
 

@@ -5,7 +5,6 @@ a Unix socket of its own, where the others reach it to add up `/metrics` (server
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import logging
 import multiprocessing
@@ -24,6 +23,7 @@ from multiprocessing.context import ForkContext, SpawnContext
 from typing import Any
 
 from ..scenario.load import LoadResult, load_paths
+from . import process
 
 EXIT_BAD_SCENARIOS = 2
 # A worker that dies is started again, unless it died this many times in this many seconds already.
@@ -73,7 +73,7 @@ def _worker(
         report(result)
         raise SystemExit(EXIT_BAD_SCENARIOS)
     try:
-        code = asyncio.run(serve_one(args, result, paths, port, lambda _: ready.put(index), True))
+        code = process.run(serve_one(args, result, paths, port, lambda _: ready.put(index), True), args.loop)
     except KeyboardInterrupt:  # Ctrl+C reaches every process of the terminal's group
         code = 0
     raise SystemExit(code)

@@ -11,7 +11,6 @@ run of chunks due together is the common head joined with their items.
 from __future__ import annotations
 
 import heapq
-import json
 import random
 import time
 from collections.abc import Iterator, Mapping
@@ -24,7 +23,7 @@ from ..engine.writer import Due
 from ..scenario.model import CONTENT, ENDINGS, REASONING, REFUSAL, TOOL_CALL, Chunk, FaultKind, MemoKind
 from . import reasoning
 from .chat_request import parse_request
-from .encode import compact, json_str, padding
+from .encode import compact, json_str, padding, spaced
 from .errors import stream_ending
 from .ids import base62, fingerprint
 from .logprobs import logprob_entries
@@ -149,6 +148,7 @@ def _tool_header(plan: Plan, chunk: Chunk, call_id: str, opens: bool, style: _St
 
 # Each chunk's item, per request style: the same for every request of that style.
 _ITEMS = MemoKind[list[bytes]]("chat items")
+_REASONS = MemoKind[bool]("has reasoning chunks")
 
 
 def _items(plan: Plan, choice: int, envelope: Envelope, style: _Style, opens: int | None) -> list[bytes]:
@@ -194,23 +194,26 @@ def _choice_events(
     interleave chunk by chunk. With `hide`, reasoning chunks send nothing: their time passes in silence."""
     index = str(choice).encode()
     chunks = plan.chunks
+    hide = hide and plan.answer.memo.get(_REASONS, None, lambda: any(c.kind == REASONING for c in plan.answer.chunks))
     opens = next((i for i, chunk in enumerate(chunks) if not (hide and chunk.kind == REASONING)), None)
     items = _items(plan, choice, envelope, style, opens)
     opening = _opening(plan, style, opens)
-    role = head + index + opening[1:] if opening is not None else b""
+    role = index + opening[1:] if opening is not None else b""  # the role chunk, after the head
     order = 0  # counts this choice's events: equal times keep choices in step, event by event
     for at, first, last, fault in plan.events:
         order += 1
         if fault is None:
             for start, stop in ((i, i + 1) for i in range(first, last)) if single else ((first, last),):
-                sent = [items[i] for i in range(start, stop) if not (hide and chunks[i].kind == REASONING)]
-                if not sent:
-                    continue  # hidden reasoning: its time passes, nothing is sent
-                run = head + head.join(sent)
-                if opens is not None and start <= opens and role:
-                    yield at, order, role + run, len(sent) + 1, None
+                if hide:
+                    sent = [items[i] for i in range(start, stop) if chunks[i].kind != REASONING]
+                    if not sent:
+                        continue  # hidden reasoning: its time passes, nothing is sent
                 else:
-                    yield at, order, run, len(sent), None
+                    sent = items[start:stop]
+                if opens is not None and start <= opens and role:  # one join: a run is copied once
+                    yield at, order, head.join((b"", role, *sent)), len(sent) + 1, None
+                else:
+                    yield at, order, head.join((b"", *sent)), len(sent), None
                 order += 1
         elif fault.kind in ENDINGS:
             yield at, order, stream_ending(fault, plan.model), int(fault.kind == "error"), fault.kind
@@ -219,7 +222,8 @@ def _choice_events(
             yield at, order, fault.raw, 0, None
     finish = style.item(b"{}", f"finish:{choice}", finish=json_str(plan.finish_reason).encode())
     opened = opens is not None or not role
-    yield plan.finish_at, order + 1, (b"" if opened else role) + head + index + finish[1:], 1 + (not opened), None
+    data = (b"" if opened else head + role) + head + index + finish[1:]
+    yield plan.finish_at, order + 1, data, 1 + (not opened), None
 
 
 def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[Due]:
@@ -260,45 +264,58 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[D
     yield Due(at, data + b"data: [DONE]\n\n", chunks)
 
 
+# A choice's message without tool calls, as JSON: the same for every request answered with the whole answer.
+_MESSAGE = MemoKind[str]("chat message")
+
+
+def _message(plan: Plan, ask: Ask) -> dict[str, Any]:
+    calls = plan.tool_calls
+    content = plan.content if plan.content or not (calls or plan.text(REFUSAL)) else None
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": content,
+        "refusal": plan.text(REFUSAL) or None,
+        "annotations": [],
+    }
+    if plan.text(REASONING) and reasoning.raw(plan, ask):
+        message["reasoning_content"] = plan.text(REASONING)
+    return message
+
+
+def _message_json(plan: Plan, ask: Ask, call_ids: tuple[str, ...]) -> str:
+    """The message of a choice; without tool calls, serialized once per answer."""
+    calls = plan.tool_calls
+    if not calls and not plan.truncated:
+        return plan.answer.memo.get(_MESSAGE, reasoning.raw(plan, ask), lambda: spaced(_message(plan, ask)))
+    message = _message(plan, ask)
+    if calls:
+        message["tool_calls"] = [
+            {"id": call_ids[call.index], "type": "function", "function": {"name": call.name, "arguments": arguments}}
+            for call, arguments in calls
+        ]
+    return spaced(message)
+
+
 def completion_body(plans: list[Plan], ask: Ask, envelope: Envelope) -> bytes:
-    """The non-streaming `chat.completion` object."""
+    """The non-streaming `chat.completion` object: its constant parts written out, each message made once per
+    answer, so that a request serializes only what is its own (ids, counts)."""
     choices = []
     for index, plan in enumerate(plans):
-        calls = plan.tool_calls
-        content = plan.content if plan.content or not (calls or plan.text(REFUSAL)) else None
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": content,
-            "refusal": plan.text(REFUSAL) or None,
-            "annotations": [],
-        }
-        if plan.text(REASONING) and reasoning.raw(plan, ask):
-            message["reasoning_content"] = plan.text(REASONING)
-        if calls:
-            message["tool_calls"] = [
-                {
-                    "id": envelope.call_ids[index][call.index],
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": arguments},
-                }
-                for call, arguments in calls
-            ]
-        logprobs = None
+        logprobs = "null"
         if ask.logprobs:
             entries: dict[str, list[dict[str, Any]]] = {kind: [] for kind in (CONTENT, REFUSAL)}
             for chunk in plan.chunks:
                 if chunk.kind in entries:
                     entries[chunk.kind] += logprob_entries(chunk, ask.top_logprobs)
-            logprobs = {kind: found or None for kind, found in entries.items()}
-        choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": plan.finish_reason})
-    body = {
-        "id": envelope.id,
-        "object": "chat.completion",
-        "created": envelope.created,
-        "model": plans[0].model,
-        "choices": choices,
-        "usage": usage_object(plans, ask),
-        "service_tier": service_tier(ask),
-        "system_fingerprint": envelope.fingerprint,
-    }
-    return json.dumps(body, ensure_ascii=False).encode()
+            logprobs = spaced({kind: found or None for kind, found in entries.items()})
+        message = _message_json(plan, ask, envelope.call_ids[index] if envelope.call_ids else ())
+        choices.append(
+            f'{{"index": {index}, "message": {message}, "logprobs": {logprobs}, '
+            f'"finish_reason": {spaced(plan.finish_reason)}}}'
+        )
+    return (
+        f'{{"id": {spaced(envelope.id)}, "object": "chat.completion", "created": {envelope.created}, '
+        f'"model": {spaced(plans[0].model)}, "choices": [{", ".join(choices)}], '
+        f'"usage": {spaced(usage_object(plans, ask))}, "service_tier": {spaced(service_tier(ask))}, '
+        f'"system_fingerprint": {spaced(envelope.fingerprint)}}}'
+    ).encode()
