@@ -17,7 +17,7 @@ ToolMode = Literal["auto", "none", "required", "function"]
 FormatType = Literal["text", "json_object", "json_schema"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Call:
     """A tool call an assistant turn made."""
 
@@ -26,7 +26,7 @@ class Call:
     arguments: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     """One turn of the conversation: its role and text; an assistant turn's tool calls; for a tool result, the
     id of the call it answers."""
@@ -37,7 +37,7 @@ class Message:
     call_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tool:
     """A function the request offers the model, with its JSON schema (None: it takes no parameters)."""
 
@@ -46,7 +46,7 @@ class Tool:
     strict: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OutputFormat:
     """What the request asks the answer's text to be (`response_format`, `text.format`): `name` and `schema` for
     `json_schema`."""
@@ -60,7 +60,7 @@ class OutputFormat:
 TEXT = OutputFormat()
 
 
-@dataclass
+@dataclass(slots=True)
 class Ask:
     model: str
     last_user: str  # the text of the last user message, for `match`

@@ -57,7 +57,7 @@ class Played(NamedTuple):
     at: float  # when it starts, in seconds after the headers
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Timeline:
     """When everything of an answer is due, for one speed (and, with jitter, one request)."""
 
@@ -82,7 +82,7 @@ class Timeline:
         return next((at for at, _, _, fault in self.events if fault is None), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The answer one request gets: its content chunks, events and finish, and the counts to report."""
 

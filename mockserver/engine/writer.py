@@ -43,7 +43,7 @@ class EventStreamResponse(web.StreamResponse):
     _send_headers_immediately = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """How a stream went, for the request log, the journal and the metrics: events written, how it ended, and
     when each write left (times count from `origin`, the loop time the request arrived)."""

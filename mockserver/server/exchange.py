@@ -26,7 +26,7 @@ log = logging.getLogger("mockserver")
 OPENAI_VERSION = "2020-10-01"
 
 
-@dataclass
+@dataclass(slots=True)
 class Exchange:
     """One request as the pipeline sees it: when it started, its id, its session, its journal entry (API
     requests only), what answered it and how that went."""

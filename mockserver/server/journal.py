@@ -26,7 +26,7 @@ MAX_KEPT_BODY = 1024 * 1024
 ENTRY_OVERHEAD = 1024
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     id: int
     time: float  # Unix seconds when the request arrived

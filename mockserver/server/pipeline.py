@@ -45,7 +45,7 @@ class Keeper(Protocol):
         """Keep what was answered."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Turn:
     """A request checked, chosen, counted and planned."""
 

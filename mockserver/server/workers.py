@@ -166,7 +166,7 @@ def run(
             context = multiprocessing.get_context("spawn")
         ready = context.Queue()
         parent = os.getpid()
-        sockets, folder = _meeting_points(args.workers)
+        sockets, folder = _meeting_points(args.workers, abstract=not process.uses_uvloop(args.loop))
         args = argparse.Namespace(**vars(args), worker_sockets=sockets)
 
         def start(index: int) -> Any:
@@ -207,11 +207,12 @@ def run(
     return 1 if failed else 0
 
 
-def _meeting_points(count: int) -> tuple[list[str], str | None]:
+def _meeting_points(count: int, abstract: bool) -> tuple[list[str], str | None]:
     """Where each worker listens for the others, and a folder to remove afterwards. On Linux, abstract Unix
     sockets: nothing on disk, so a read-only filesystem is fine (and, like the TCP port, anyone on the machine
-    may connect; the admin token still applies). Elsewhere, sockets in a private temporary folder."""
-    if sys.platform.startswith("linux"):
+    may connect; the admin token still applies). Elsewhere, and under uvloop (which cannot connect to an abstract
+    socket by its name), sockets in a private temporary folder."""
+    if abstract and sys.platform.startswith("linux"):
         tag = f"mockserver-{os.getpid()}-{secrets.token_hex(4)}"
         return [f"\0{tag}-{index}" for index in range(1, count + 1)], None
     folder = tempfile.mkdtemp(prefix="mockserver-workers-")

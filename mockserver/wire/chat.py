@@ -33,7 +33,7 @@ __all__ = ["STREAM_HEADERS", "call_ids", "completion_body", "make_envelope", "pa
 STREAM_HEADERS: Mapping[str, str] = {"Content-Type": "text/event-stream; charset=utf-8"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Envelope:
     """What every chunk of one response shares, and the ids drawn for it."""
 
@@ -88,7 +88,7 @@ def usage_object(plans: list[Plan], ask: Ask) -> dict[str, Any]:
 # --- items ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Style:
     """What the request asks of every chunk: usage nulls, obfuscation, logprobs."""
 

@@ -16,7 +16,7 @@ DEFAULT_MAX_TOKENS = 16
 MAX_CHOICES = 128  # prompts times n: a small request must not ask for a huge answer
 
 
-@dataclass
+@dataclass(slots=True)
 class CompletionsAsk(Ask):
     """A completions request: one choice per prompt and per `n`, the prompt's choices together."""
 

@@ -31,7 +31,7 @@ _INVALID_INPUT = "'$.input' is invalid. Please check the API reference: https://
 Encoding = Literal["float", "base64"]
 
 
-@dataclass
+@dataclass(slots=True)
 class EmbeddingsAsk(Ask):
     """An embeddings request: its inputs in order, the vectors' length and how they are written."""
 

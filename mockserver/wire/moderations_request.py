@@ -28,7 +28,7 @@ class Moderated:
     images: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class ModerationsAsk(Ask):
     inputs: tuple[Moderated, ...] = ()
 

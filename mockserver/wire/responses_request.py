@@ -44,7 +44,7 @@ class ResponseSettings:
     metadata: Mapping[str, Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class ResponsesAsk(Ask):
     settings: ResponseSettings | None = None
     refuses_in_stream: ClassVar[bool] = True  # a context overflow comes as an `error` event in a 200 stream
