@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
@@ -56,9 +57,29 @@ def banner(args: argparse.Namespace, result: LoadResult, port: int) -> None:
     print("Ctrl+C stops the server", flush=True)
 
 
+class LineFormatter(logging.Formatter):
+    """`%(asctime)s %(levelname)s [worker N] %(message)s`, with the date and time formatted once a second rather
+    than once a line: `time.strftime` cost more than the rest of a request's log line."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"%(asctime)s %(levelname)s {where}%(message)s")
+        self.where = where
+        self.second = -1
+        self.stamp = ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info:
+            return super().format(record)
+        second = int(record.created)
+        if second != self.second:
+            self.second, self.stamp = second, time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second))
+        return f"{self.stamp},{int(record.msecs):03d} {record.levelname} {self.where}{record.getMessage()}"
+
+
 def setup_logging(level: str, worker: int | None = None) -> None:
-    where = f"[worker {worker}] " if worker is not None else ""
-    logging.basicConfig(level=level.upper(), format=f"%(asctime)s %(levelname)s {where}%(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LineFormatter(f"[worker {worker}] " if worker is not None else ""))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     # The request log writes a line per request; this process's format needs no caller, thread or process
     # details, so skip gathering them (the "Optimization" advice of the logging docs): 12 -> 7.5 us a line.
     logging._srcfile = None

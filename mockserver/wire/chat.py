@@ -149,6 +149,7 @@ def _tool_header(plan: Plan, chunk: Chunk, call_id: str, opens: bool, style: _St
 # Each chunk's item, per request style: the same for every request of that style.
 _ITEMS = MemoKind[list[bytes]]("chat items")
 _REASONS = MemoKind[bool]("has reasoning chunks")
+_INDEX = b'{"index":'  # where a chunk's head ends: its choice's index follows
 
 
 def _items(plan: Plan, choice: int, envelope: Envelope, style: _Style, opens: int | None) -> list[bytes]:
@@ -231,12 +232,12 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[D
     so an open stream holds no bytes it has not sent. With n > 1 the choices' events interleave in time
     order, each choice with its own role and finish chunk. After the last finish come the usage chunk (when
     asked for) and `[DONE]`; a scripted fault ends the stream in their place."""
-    prefix = (
+    # Every chunk's head, up to its choice's index (an open stream holds this one copy of the constant part).
+    head = (
         f'data: {{"id":"{envelope.id}","object":"chat.completion.chunk","created":{envelope.created},'
         f'"model":{json_str(plans[0].model)},"service_tier":{json_str(service_tier(ask))},'
-        f'"system_fingerprint":"{envelope.fingerprint}","choices":['
+        f'"system_fingerprint":"{envelope.fingerprint}","choices":[{{"index":'
     ).encode()
-    head = prefix + b'{"index":'
     style = _Style(ask.include_usage, ask.obfuscation is not False, ask.top_logprobs if ask.logprobs else None)
     if len(plans) == 1:
         events = _choice_events(plans[0], 0, head, envelope, style, False, not reasoning.raw(plans[0], ask))
@@ -258,7 +259,7 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[D
     assert pending is not None  # every choice ends with its finish chunk
     at, data, chunks = pending
     if ask.include_usage:
-        usage = prefix + b'],"usage":' + compact(usage_object(plans, ask))
+        usage = head[: -len(_INDEX)] + b'],"usage":' + compact(usage_object(plans, ask))
         data += usage + (padding("usage") if style.obfuscation else b"") + b"}\n\n"
         chunks += 1
     yield Due(at, data + b"data: [DONE]\n\n", chunks)
