@@ -102,3 +102,36 @@ async def test_a_stream_in_flight_shows_its_scenario_and_ticks_so_far(client_for
     assert (entry["scenario"], entry["chosen_by"]) == ("stalls", "model")
     assert [chunks for _, chunks in entry["ticks"]] == [0, 2]
     await response.read()
+
+
+async def test_a_burst_s_first_tokens_count_from_each_request_s_arrival(client_for: Any, monkeypatch: Any) -> None:
+    """Thirty streams asked for at once, each taking 5 ms to check: the last one's first token is still due 150 ms
+    after it was sent, not 150 ms after the twenty-nine before it were checked."""
+    import time
+
+    from mockserver.server import admission
+
+    client = await client_for("scenarios:\n  - name: slow-start\n    text: hi\n    ttft_ms: 150\n")
+    checked = admission.parse
+
+    def slow(*args: Any) -> Any:
+        until = time.perf_counter() + 0.005
+        while time.perf_counter() < until:  # the loop is busy, as under a burst of real checks
+            pass
+        return checked(*args)
+
+    monkeypatch.setattr(admission, "parse", slow)
+
+    async def first_token() -> float:
+        sent = time.perf_counter()
+        response = await client.post("/v1/chat/completions", json=chat("slow-start"))
+        async for line in response.content:
+            if b'"content":"hi"' in line:
+                break
+        waited = time.perf_counter() - sent
+        await response.read()
+        return waited
+
+    waits = await asyncio.gather(*(first_token() for _ in range(30)))
+    assert min(waits) >= 0.15
+    assert max(waits) < 0.15 + 0.07  # checked one after another, the last would wait 30 x 5 ms more
