@@ -105,6 +105,7 @@ def agent_loop(port: int, proc: subprocess.Popen[bytes]) -> tuple[int, float]:
     warm = argparse.Namespace(
         base_url=f"http://127.0.0.1:{port}/v1",
         server_pid=None,
+        model=w5_agent_loop.MODEL,
         concurrency=16,
         duration=1.0,
         warmup=0.0,
@@ -116,7 +117,9 @@ def agent_loop(port: int, proc: subprocess.Popen[bytes]) -> tuple[int, float]:
     time.sleep(0.2)
     warm.duration = 5.0
     result = asyncio.run(w5_agent_loop.run(warm))
-    return 4 * int(result["conversations"]), float(result["seconds"])
+    # every conversation started ends before run() returns, and all of them were profiled
+    finished = int(result["conversations_started"]) - int(result["conversations_failed"])
+    return w5_agent_loop.TURNS * finished, float(result["seconds"])
 
 
 def main() -> None:

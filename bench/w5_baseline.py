@@ -40,9 +40,16 @@ def event(delta: dict[str, object], finish: str | None = None) -> bytes:
 def stream(turn: int) -> bytes:
     if turn in CALLS:
         name, arguments = CALLS[turn]
-        header = {"index": 0, "id": f"call_bench{turn}", "type": "function", "function": {"name": name, "arguments": ""}}
+        header = {
+            "index": 0,
+            "id": f"call_bench{turn}",
+            "type": "function",
+            "function": {"name": name, "arguments": ""},
+        }
         events = [event({"role": "assistant", "content": None, "tool_calls": [header]})]
-        events += [event({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}) for p in PIECES.findall(arguments)]
+        events += [
+            event({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}) for p in PIECES.findall(arguments)
+        ]
         events.append(event({}, "tool_calls"))
     else:
         events = [event({"role": "assistant", "content": ""})]
