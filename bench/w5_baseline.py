@@ -71,13 +71,18 @@ async def chat(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def make_app() -> web.Application:
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    return app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--uvloop", action="store_true")
     args = parser.parse_args()
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
+    app = make_app()
     if args.uvloop:
         import uvloop
 
