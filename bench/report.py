@@ -5,6 +5,7 @@
   python3 bench/report.py RESULTS_DIR --markdown       # the same as Markdown
   python3 bench/report.py RESULTS_DIR --doc docs/benchmarks.md --save docs/benchmarks/results
   python3 bench/report.py RESULTS_DIR --check          # exit status 1 when a target is missed
+  python3 bench/report.py RUN1 RUN2 RUN3               # separate runs taken as the rounds of one
 
 RESULTS_DIR is the folder bench/run.sh wrote (--out). --doc rewrites the part of a Markdown file between
 `<!-- results:begin -->` and `<!-- results:end -->`; --save copies the raw JSON results (no server logs, absolute
@@ -58,8 +59,10 @@ class Line:
     verdict: str  # PASS, MISS, n/a, or "" for a figure shown without a target
     detail: str
 
-    def text(self) -> str:
-        return f"{self.verdict or '':4}  {self.label:<44} {self.figure:>9}   target {self.target:<14} {self.detail}"
+    def text(self, width: int = 44) -> str:
+        return (
+            f"{self.verdict or '':4}  {self.label:<{width}} {self.figure:>9}   target {self.target:<14} {self.detail}"
+        )
 
 
 def ratio_line(
@@ -189,7 +192,9 @@ def text(results: Results, me: str) -> str:
     rows = [["workload", *(name(c) for c in columns)], *table_rows(results, columns)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out += ["", *("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows), ""]
-    out += [line.text().rstrip() for line in lines(results, me)]
+    found = lines(results, me)
+    width = max(len(line.label) for line in found)
+    out += [line.text(width).rstrip() for line in found]
     return "\n".join(out)
 
 
@@ -214,7 +219,7 @@ def update_doc(path: Path, block: str) -> None:
         raise SystemExit(f"{path}: no {BEGIN} ... {END} section to write the results in")
     head, rest = document.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{BEGIN}\n{block}\n{END}{tail}")
+    path.write_text(f"{head}{BEGIN}\n\n{block}\n\n{END}{tail}")  # blank lines: a table must end before the marker
 
 
 def scrubbed(value: object) -> object:
@@ -247,14 +252,18 @@ def save(results: Results, into: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("results", help="the folder bench/run.sh wrote (its --out)")
+    parser.add_argument(
+        "results", nargs="+", help="the folder bench/run.sh wrote (its --out); several: rounds of one run"
+    )
     parser.add_argument("--target", default="mockserver", help="the target measured (default mockserver)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown instead of text")
     parser.add_argument("--doc", default=None, help="write the Markdown into this file's results section")
     parser.add_argument("--save", default=None, help="copy the raw JSON results to this folder")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a target is missed")
     args = parser.parse_args()
-    results = Results(args.results)
+    if args.save and len(args.results) > 1:
+        parser.error("--save copies one folder")
+    results = Results(*args.results)
     print(markdown(results, args.target) if args.markdown else text(results, args.target))
     if args.doc:
         update_doc(Path(args.doc), markdown(results, args.target))

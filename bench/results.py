@@ -95,17 +95,25 @@ def round_number(path: Path) -> int:
 
 
 class Results:
-    """The raw results under one folder."""
+    """The raw results under one folder, or under several taken as rounds of one run (runs made one after the
+    other, e.g. with the targets' order alternating)."""
 
-    def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-        if not self.folder.is_dir():
-            raise SystemExit(f"{self.folder}: no such folder")
+    def __init__(self, folder: str | Path, *more: str | Path) -> None:
+        self.folders = [Path(f) for f in (folder, *more)]
+        self.folder = self.folders[0]
+        for found in self.folders:
+            if not found.is_dir():
+                raise SystemExit(f"{found}: no such folder")
 
     def runs(self, part: str, target: str, workload: str) -> list[dict[str, object]]:
         """The target's raw results of a workload, round by round (runs that failed left no file)."""
         found = []
-        for path in sorted((self.folder / part / target).glob(f"{workload}-r*.json"), key=round_number):
+        paths = [
+            path
+            for folder in self.folders
+            for path in sorted((folder / part / target).glob(f"{workload}-r*.json"), key=round_number)
+        ]
+        for path in paths:
             try:
                 result = json.loads(path.read_text())
             except (OSError, ValueError):
@@ -126,18 +134,30 @@ class Results:
 
     def targets(self, part: str) -> list[str]:
         """The targets with results in a part, in the order of NAMES, then by name."""
-        folder = self.folder / part
-        found = [p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*-r*.json"))] if folder.is_dir() else []
+        found = {
+            p.name
+            for folder in self.folders
+            if (folder / part).is_dir()
+            for p in (folder / part).iterdir()
+            if p.is_dir() and any(p.glob("*-r*.json"))
+        }
         order = list(NAMES)
         return sorted(found, key=lambda name: (order.index(name) if name in order else len(order), name))
 
     def meta(self, part: str) -> dict[str, object]:
-        """The part's summary.json (environment, versions, repeats), or {}."""
-        try:
-            data = json.loads((self.folder / part / "summary.json").read_text())
-        except (OSError, ValueError):
+        """The part's summary.json (environment, versions; repeats added up over the folders), or {}."""
+        found: list[dict[str, object]] = []
+        for folder in self.folders:
+            try:
+                data = json.loads((folder / part / "summary.json").read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict):
+                found.append(data)
+        if not found:
             return {}
-        return data if isinstance(data, dict) else {}
+        repeats = [r for data in found if isinstance(r := data.get("repeats"), int)]
+        return {**found[0], "repeats": sum(repeats)} if repeats else found[0]
 
     def environment(self) -> dict[str, object]:
         for part in ("suite", "w3-big", "w5"):
@@ -155,11 +175,16 @@ class Results:
         return versions
 
     def wall_time(self) -> int | None:
-        try:
-            found = re.search(r"(\d+) s", (self.folder / "wall-time.txt").read_text())
-        except OSError:
-            return None
-        return int(found.group(1)) if found else None
+        """The seconds the run took (bench/run.sh's wall-time.txt), added up over the folders."""
+        total = None
+        for folder in self.folders:
+            try:
+                found = re.search(r"(\d+) s", (folder / "wall-time.txt").read_text())
+            except OSError:
+                continue
+            if found:
+                total = (total or 0) + int(found.group(1))
+        return total
 
 
 def name(target: str) -> str:

@@ -81,14 +81,14 @@ rm -rf "$work/results"
 import json, sys
 folder, python, scenarios, level = sys.argv[1:]
 version = ("import importlib.util, aiohttp, mockserver; print('mockserver', mockserver.__version__, '/ aiohttp', "
-           "aiohttp.__version__, '/ uvloop installed' if importlib.util.find_spec('uvloop') else '/ asyncio')")
+           "aiohttp.__version__, '/ loop', 'uvloop' if importlib.util.find_spec('uvloop') else 'asyncio')")
 serve = [python, "-m", "mockserver", "serve", "--port", "{port}", "--scenarios", scenarios, "--log-level", level]
 for name, loop in (("mockserver", []), ("mockserver-asyncio", ["--loop", "asyncio"])):
     json.dump({
         "name": name,
         "description": f"mockserver serve, bench/scenarios.yaml, log level {level} {' '.join(loop)}".strip(),
         "install": [],
-        "version_cmd": [python, "-c", version],
+        "version_cmd": [python, "-c", version.replace("'uvloop' if", "'asyncio' if") if loop else version],
         "cmd": serve + loop,
         "base_path": "/v1",
         "workloads": {"w1": {}, "w2": {}, "w3": {}, "w4": {}},
@@ -99,6 +99,10 @@ status=0
 started=$(date +%s)
 suite_targets=$(only "$targets" "$(cd "$work/targets" && ls ./*.json | sed 's|^\./||; s|\.json$||' | paste -sd,)")
 suite_workloads=$(only "$workloads" w1,w2,w3,w4)
+IFS=, read -ra wanted <<<"$targets"
+for name in "${wanted[@]}"; do
+  has "$suite_targets,w5-baseline" "$name" || echo "warning: no target $name in the suite (targets/$name.json)" >&2
+done
 quick_args=()
 [ "$quick" = 1 ] && quick_args=(--quick)
 if [ -n "$suite_targets" ] && [ -n "$suite_workloads" ]; then

@@ -102,6 +102,15 @@ def test_the_report_holds_each_target_against_its_baseline(
     assert "MISS  W1 streams/s / aimock" in printed
 
 
+def test_several_folders_are_the_rounds_of_one_run(bench: dict[str, ModuleType], results_dir: Path) -> None:
+    results = bench["results"].Results(results_dir, results_dir)
+    assert results.count("suite", "mockserver", "w1") == 4
+    assert results.meta("suite")["repeats"] == 4 and results.wall_time() == 1508
+    assert report_lines(bench, results_dir) == {
+        line.label: (line.verdict, line.figure) for line in bench["report"].lines(results)
+    }
+
+
 def test_a_target_without_results_reads_n_a(bench: dict[str, ModuleType], results_dir: Path) -> None:
     for folder in ("w3-big", "w5", "suite/aimock"):
         for file in (results_dir / folder).glob("**/*.json"):
@@ -121,8 +130,8 @@ def test_the_doc_section_and_the_saved_results(
     monkeypatch.setattr(sys, "argv", ["report.py", str(results_dir), "--doc", str(doc), "--save", str(saved)])
     bench["report"].main()
     text = doc.read_text()
-    assert text.startswith("# Benchmarks\n\nbefore\n<!-- results:begin -->\n2026-01-02: 2 CPUs (Xeon)")
-    assert text.endswith("<!-- results:end -->\nafter\n") and "old" not in text
+    assert text.startswith("# Benchmarks\n\nbefore\n<!-- results:begin -->\n\n2026-01-02: 2 CPUs (Xeon)")
+    assert text.endswith("|\n\n<!-- results:end -->\nafter\n") and "old" not in text
     assert "| W1 streams/s | **1,800** | 2,000 | 400 | 1,000 |" in text
     assert "| W5 conversations/s | **500** | 1,000 | — | — |" in text  # W5's baseline under "coalesced"
     # the copy reports the same, and keeps no machine's paths
