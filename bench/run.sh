@@ -142,7 +142,7 @@ echo "# wall time of the run: $(($(date +%s) - started)) s" | tee "$out/wall-tim
 python3 "$here/report.py" "$out" | tee "$out/report.txt" || status=$?
 python3 "$here/charts.py" "$out" "$out/charts" || status=$?
 if [ "$publish" = 1 ]; then
-  docs=$here/../docs
+  docs=$(cd "$here/.." && pwd)/docs
   python3 "$here/report.py" "$out" --doc "$docs/benchmarks.md" --save "$docs/benchmarks/results" >/dev/null || status=$?
   python3 "$here/charts.py" "$docs/benchmarks/results" "$docs/benchmarks" || status=$?
 fi
