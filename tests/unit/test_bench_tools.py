@@ -23,7 +23,7 @@ W5_TURNS = ["bench-w5-weather", "bench-w5-time", "bench-w5-answer", "bench-w5-fo
 
 @pytest.fixture(scope="module")
 def bench() -> dict[str, ModuleType]:
-    """The bench scripts as modules (bench/ is on the path only while they are imported: it holds a profile.py)."""
+    """The bench scripts as modules (bench/ is on the path only while they are imported)."""
     sys.path.insert(0, str(BENCH))
     try:
         return {name: importlib.import_module(name) for name in ("results", "report", "charts", "w5_agent_loop")}

@@ -2,10 +2,10 @@
 """What one request costs the server, function by function: `mockserver serve` runs under cProfile while this
 script sends it requests, then the top of the profile is printed in microseconds per request.
 
-  .venv/bin/python bench/profile.py                      # W4-like: 3,000 non-streaming 200-chunk answers
-  .venv/bin/python bench/profile.py --stream             # W1-like: 2,000 streams of 200 chunks, 8 at a time
-  .venv/bin/python bench/profile.py --agent              # W5: agent-loop conversations for 5 s, 16 at a time
-  .venv/bin/python bench/profile.py --top 40 --sort cumulative
+  .venv/bin/python bench/request_profile.py              # W4-like: 3,000 non-streaming 200-chunk answers
+  .venv/bin/python bench/request_profile.py --stream     # W1-like: 2,000 streams of 200 chunks, 8 at a time
+  .venv/bin/python bench/request_profile.py --agent      # W5: agent-loop conversations for 5 s, 16 at a time
+  .venv/bin/python bench/request_profile.py --top 40 --sort cumulative
 
 Stdlib only, loopback only, bounded in count. cProfile slows every Python call about alike, so read the figures
 as shares of a request, not as its wall time (the bench gives that).
@@ -133,6 +133,7 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--scenarios", default=str(HERE / "scenarios.yaml"))
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--loop", default=None, help="serve's --loop (asyncio profiles the loop's Python too)")
     parser.add_argument("--save", default=None, help="keep the raw profile here (pstats format)")
     args = parser.parse_args()
     count = min(args.requests or (2000 if args.stream else 3000), 100_000)
@@ -148,6 +149,7 @@ def main() -> None:
         out = args.save or os.path.join(work, "server.prof")
         command = [args.python, "-c", PROFILED, out, "serve", "--port", str(port)]
         command += ["--scenarios", args.scenarios, "--log-level", args.log_level]
+        command += ["--loop", args.loop] if args.loop else []
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_ready(port, proc)
