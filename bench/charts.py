@@ -7,8 +7,8 @@ RESULTS_DIR is the folder bench/run.sh wrote (--out), or a copy saved with `repo
 w1.svg (streams/s, server CPU per 1,000 streams), w2.svg (time-to-first-token and gap errors, p50 and p99),
 w3.svg (memory per open stream at the suite's size and at the second pass's), w4.svg (latency of a plain answer)
 and w5.svg (the agent loop: conversations/s, server CPU per conversation) — each only when the run has its
-results. A dashed line marks a target's bound where the issue sets one. The same results give the same bytes.
-Stdlib only.
+results. A dashed line marks a bound where the performance targets (docs/benchmarks.md) set one. The same
+results give the same bytes. Stdlib only.
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def charts(results: Results) -> dict[str, str]:
     for level, ttft, gap in levels:
         first = panel(results, f"Time to first token, error at {level} streams", list(ttft), suite, ["p50", "p99"])
         between = panel(results, f"Gap between chunks, error at {level} streams", list(gap), suite, ["p50", "p99"])
-        if level == 100:  # the issue's bounds: within 3 ms of the one-write baseline at p50, gaps within 2 ms at p99
+        if level == 100:  # the targets' bounds: within 3 ms of the one-write baseline at p50, gaps within 2 ms at p99
             first.mark = bound(results, W2_TTFT_P50, "baseline-aiohttp", 1.0, "one write's p50 + 3 ms")
             if first.mark:
                 first.mark = (first.mark[0] + 3.0, first.mark[1])

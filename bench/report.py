@@ -51,7 +51,7 @@ TIMES = "\N{MULTIPLICATION SIGN}"
 
 @dataclass(frozen=True)
 class Line:
-    """One target of the issue: what was measured, the figure compared, its bound, the verdict."""
+    """One performance target: what was measured, the figure compared, its bound, the verdict."""
 
     label: str
     figure: str  # the ratio, difference or value compared with the bound
@@ -112,7 +112,7 @@ def lines(results: Results, me: str = "mockserver") -> list[Line]:
         theirs = results.value(W2_GAP_P99, ONE_WRITE)
         detail = "" if theirs is None else f"one write per chunk: {W2_GAP_P99.format(theirs)}"
         out.append(Line(label, f"{gap:.1f} ms", "≤ 2 ms", "PASS" if gap <= 2.0 else "MISS", detail))
-    # W5 has no figure of its own in the issue: W1's budgets, the same design measured against the same baseline
+    # W5 has no bound of its own among the targets: W1's budgets, the same design measured against the same baseline
     out.append(
         ratio_line(results, me, "W5 conversations/s / coalesced (W1's budget)", W5_RATE, W5_BASELINE, 0.85, True)
     )

@@ -4,8 +4,8 @@
 # and its bare-aiohttp baseline. Then the ratios the performance targets name, each with PASS or MISS.
 #
 #   bench/run.sh PATH/TO/BENCH_SUITE [options] [run_all.py options...]
-#   bench/run.sh ../shared/bench --repeats 1 --out /tmp/bench-out      # a full run, one fresh server per workload
-#   bench/run.sh ../shared/bench --quick                               # a smoke run: small loads, one round
+#   bench/run.sh path/to/bench-suite --repeats 1 --out /tmp/bench-out   # a full run, one fresh server per workload
+#   bench/run.sh path/to/bench-suite --quick                            # a smoke run: small loads, one round
 #
 # Options (everything else goes to the suite's run_all.py as it is):
 #   --targets A,B,..    suite targets (default baseline-aiohttp,baseline-aiohttp-coalesce,aimock,mockserver, or

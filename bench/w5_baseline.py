@@ -3,7 +3,7 @@
 each sent in one write (the coalescing baseline's design). The turn is told from the conversation the cheapest
 way there is — the last message's role and the number of tool results —, and every stream is made once, at start.
 
-  python3 w5_baseline.py --port 8000 [--uvloop]
+  python3 w5_baseline.py --port 8000
 
 Its answers have the same pieces as mockserver's for `bench-w5` (a role chunk, a tool call's header and its
 arguments in token-sized fragments, or the text in token-sized chunks; a finish chunk; [DONE]), in the minimal
@@ -80,13 +80,8 @@ def make_app() -> web.Application:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--uvloop", action="store_true")
     args = parser.parse_args()
     app = make_app()
-    if args.uvloop:
-        import uvloop
-
-        uvloop.install()
     web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None, backlog=4096)
 
 

@@ -126,7 +126,7 @@ async def serve_until_stopped(
 
 def serve(args: argparse.Namespace) -> int:
     setup_logging(args.log_level)
-    refused = recording.check(args)
+    refused = recording.check(args) or process.missing(args.loop)
     if refused is not None:
         print(f"mockserver serve: {refused}", file=sys.stderr)
         return workers.EXIT_BAD_SCENARIOS

@@ -385,7 +385,9 @@ def test_asking_for_uvloop_without_it_says_how_to_get_it(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(process.importlib.util, "find_spec", lambda name: None)
     assert not process.uses_uvloop("auto")
-    assert process.loop_label("auto") == "asyncio (pip install 'mockserver[fast]' for uvloop)"
+    assert process.loop_label("auto") == "asyncio"
+    assert process.missing("auto") is None
+    assert process.missing("uvloop") == "--loop uvloop needs uvloop: pip install 'mockserver[fast]'"
 
     async def nothing() -> None:
         return None
@@ -393,7 +395,15 @@ def test_asking_for_uvloop_without_it_says_how_to_get_it(monkeypatch: pytest.Mon
     coroutine = nothing()
     with pytest.raises(SystemExit, match=r"--loop uvloop needs uvloop: pip install 'mockserver\[fast\]'"):
         process.run(coroutine, "uvloop")
-    coroutine.close()
+    assert coroutine.cr_frame is None  # closed: no "never awaited" warning
+
+
+def test_uvloop_asked_for_and_missing_stops_before_serving(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    from mockserver.server import process
+
+    monkeypatch.setattr(process.importlib.util, "find_spec", lambda name: None)
+    assert main(["serve", "--port", "0", "--loop", "uvloop", "--workers", "2"]) == 2
+    assert capsys.readouterr().err.count("--loop uvloop needs uvloop: pip install 'mockserver[fast]'") == 1
 
 
 def test_the_allocator_keeps_slack_on_glibc() -> None:

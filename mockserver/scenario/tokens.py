@@ -40,7 +40,7 @@ def split_tokens(text: str) -> tuple[str, ...]:
 
 # Texts up to this long have their count remembered: an agent loop sends its conversation again every turn, so
 # the same messages (and roles, names, tool definitions) are counted over and over. The cache holds at most
-# `_COUNTED` such texts: 8 MB at worst.
+# `_COUNTED` such texts: 8 MB at worst for texts of one byte a character, 33 MB for texts outside the BMP (four).
 _SHORT_TEXT = 2048
 _COUNTED = 4096
 

@@ -134,4 +134,4 @@ async def test_a_burst_s_first_tokens_count_from_each_request_s_arrival(client_f
 
     waits = await asyncio.gather(*(first_token() for _ in range(30)))
     assert min(waits) >= 0.15
-    assert max(waits) < 0.15 + 0.07  # checked one after another, the last would wait 30 x 5 ms more
+    assert max(waits) < 0.15 + 0.1  # checked one after another, the last would wait 30 x 5 ms more
