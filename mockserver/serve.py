@@ -102,6 +102,7 @@ async def serve_until_stopped(
     unix_socket = getattr(args, "worker_socket", None)  # a worker's, for the others' /metrics
     if unix_socket is not None:
         app[SIBLINGS] = Siblings(unix_socket, tuple(s for s in args.worker_sockets if s != unix_socket))
+    process.freeze_loaded()
     try:
         runner, port = await start(app, args.host, port, reuse_port=reuse_port, unix_socket=unix_socket)
     except OSError as exc:

@@ -411,3 +411,19 @@ def test_the_allocator_keeps_slack_on_glibc() -> None:
 
     expected = sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION") is not None
     assert process.tune_allocator() is expected
+
+
+def test_what_is_loaded_is_frozen_out_of_the_collector_and_a_replaced_set_is_still_freed() -> None:
+    import gc
+
+    from mockserver.server import process
+
+    gc.collect()
+    loaded = load_paths([BUNDLED])
+    del loaded
+    assert gc.collect() == 0  # no reference cycles: a set a reload replaces goes by reference counting alone
+    try:
+        process.freeze_loaded()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

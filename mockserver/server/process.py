@@ -9,12 +9,15 @@ plugin) runs in its host's process and loop, untouched.
   microseconds, per request. Keeping some slack at the top of the heap (`M_TOP_PAD`) ends that. Setting it also
   freezes the size above which glibc maps a block of its own, wherever start-up left it (128 KiB, or more): so
   that size is set too, above the read buffer, or every read would cost an mmap, an mremap and an munmap.
+- The cyclic garbage collector: what is loaded before serving (modules, the scenarios, the app, some 45,000
+  objects) is frozen out of its reach, so that a full collection walks only what requests made.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import importlib.metadata
 import importlib.util
 import sys
@@ -75,3 +78,11 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TOP_PAD, TOP_PAD))
+
+
+def freeze_loaded() -> None:
+    """Put everything alive now out of the cyclic collector's reach (`gc.freeze`). A full collection walking the
+    loaded objects took 12 ms and more, a pause every open stream felt (W2's gaps, a burst's first tokens). A
+    loaded scenario set holds no reference cycles, so one that a reload replaces is still freed."""
+    gc.collect()
+    gc.freeze()
