@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from served import mockserver
 
 SCENARIOS = """
 scenarios:
@@ -210,31 +211,16 @@ async def one_round(root: str, pid: int, streams: int, watched: bool, folder: Pa
         return figures
 
 
-def start_server(scenarios: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--scenarios", str(scenarios), *SERVE_OPTIONS],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    return process, first.strip().split("=", 1)[1].removesuffix("/v1")
-
-
 async def run(streams: int, rounds: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as folder:
         scenarios = Path(folder) / "feed-load.yaml"
         scenarios.write_text(SCENARIOS)
-        process, root = start_server(scenarios)
-        try:
+        with mockserver(scenarios, SERVE_OPTIONS) as (process, root):
             results = []
             for _ in range(rounds):
                 for watched in (False, True):
                     results.append(await one_round(root, process.pid, streams, watched, Path(folder)))
             return results
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
 
 
 def main() -> None:

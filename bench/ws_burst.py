@@ -18,14 +18,13 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from served import mockserver
 
 CHUNKS = ", ".join(['"tok "'] * 40)
 SCENARIOS = f"""
@@ -95,31 +94,16 @@ async def one_round(root: str, pid: int, turns: int, transport: str) -> dict[str
     }
 
 
-def start_server(scenarios: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--scenarios", str(scenarios), *SERVE_OPTIONS],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    return process, first.strip().split("=", 1)[1].removesuffix("/v1")
-
-
 async def run(turns: int, rounds: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as folder:
         scenarios = Path(folder) / "burst.yaml"
         scenarios.write_text(SCENARIOS)
-        process, root = start_server(scenarios)
-        try:
+        with mockserver(scenarios, SERVE_OPTIONS) as (process, root):
             results = []
             for _ in range(rounds):
                 for transport in ("websocket", "http"):
                     results.append(await one_round(root, process.pid, turns, transport))
             return results
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
 
 
 def main() -> None:

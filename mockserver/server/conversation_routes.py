@@ -12,12 +12,12 @@ from typing import Any
 from aiohttp import web
 
 from ..wire import params
-from ..wire.errors import ApiError, invalid, missing, not_found
+from ..wire.errors import ApiError, invalid, missing
 from ..wire.ids import hex_token
 from ..wire.responses_request import turns_of
 from ..wire.stored_items import listed
 from .exchange import current
-from .keeper import note_miss
+from .keeper import stored
 from .pipeline import read_json
 from .resources import json_answer, page
 from .state import STATE
@@ -39,13 +39,8 @@ def _object(conversation: Conversation) -> dict[str, Any]:
 
 def _conversation(request: web.Request) -> Conversation:
     """The conversation the path names, or the real API's 404."""
-    store = request.app[STATE].store
-    session, key = current().session, request.match_info["conversation_id"]
-    found = store.get(session, key, Conversation)
-    if found is None:
-        note_miss(store, session, key)
-        raise not_found("Conversation", key)
-    return found
+    key = request.match_info["conversation_id"]
+    return stored(request.app[STATE].store, current().session, key, Conversation, "Conversation")
 
 
 def _metadata(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Awaitable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -32,6 +32,8 @@ from .exchange import current
 from .resources import json_answer
 from .state import STATE
 from .store import Conversation, Store, StoredResponse, Turns
+
+T = TypeVar("T")
 
 
 class ResponseKeeper:
@@ -95,10 +97,7 @@ def resolve(store: Store, ask: ResponsesAsk) -> Turns | None:
     session = current().session
     prior: Turns | None = None
     if conversation_id is not None:
-        conversation = store.get(session, conversation_id, Conversation)
-        if conversation is None:
-            note_miss(store, session, conversation_id)
-            raise not_found("Conversation", conversation_id)
+        conversation = stored(store, session, conversation_id, Conversation, "Conversation")
         estimate, _, messages = turns_of(conversation.items)
         prior = Turns(estimate, messages)
     elif previous is not None:
@@ -120,6 +119,15 @@ def use_prior(ask: ResponsesAsk, prior: Turns | None) -> None:
             ask.last_user = next((turn.text for turn in reversed(prior.messages) if turn.role == "user"), "")
     if isinstance(ask.input, list):
         ask.prompt_tokens += reasoning.input_tokens(ask.input)
+
+
+def stored(store: Store, session: str, key: str, kind: type[T], label: str) -> T:
+    """The stored object of that id, or the real API's 404 for a `label` it does not have."""
+    found = store.get(session, key, kind)
+    if found is None:
+        note_miss(store, session, key)
+        raise not_found(label, key)
+    return found
 
 
 def note_miss(store: Store, session: str, key: str) -> None:

@@ -8,14 +8,14 @@ import dataclasses
 
 from aiohttp import web
 
-from ..wire.errors import invalid, not_found
+from ..wire.errors import invalid
 from ..wire.responses import snapshot
 from ..wire.responses_object import RUNNING
 from ..wire.responses_request import LOGPROBS, ResponsesAsk, parse_request
 from ..wire.stored_items import listed_input
 from . import background
 from .exchange import current
-from .keeper import input_item_id, note_miss, resolve
+from .keeper import input_item_id, resolve, stored
 from .pipeline import read_json
 from .resources import flag, includes, integer, json_answer, page
 from .state import STATE
@@ -27,13 +27,8 @@ _NOT_CANCELLABLE = {"completed": "a completed", "failed": "a failed", "incomplet
 
 def _stored(request: web.Request) -> StoredResponse:
     """The response the path names, or the real API's 404."""
-    store = request.app[STATE].store
-    session, key = current().session, request.match_info["response_id"]
-    record = store.get(session, key, StoredResponse)
-    if record is None:
-        note_miss(store, session, key)
-        raise not_found("Response", key)
-    return record
+    key = request.match_info["response_id"]
+    return stored(request.app[STATE].store, current().session, key, StoredResponse, "Response")
 
 
 def _as_asked(ask: ResponsesAsk, include: tuple[str, ...]) -> ResponsesAsk:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from ..engine.ask import TEXT, OutputFormat, Tool, ToolMode
+from ..engine.ask import TEXT, FormatType, OutputFormat, Tool, ToolMode
 from ..scenario import tokens
 from .errors import ApiError, invalid, missing
 from .params import not_supported, wrong_type
@@ -30,8 +30,8 @@ _FUNCTION_TOOL_KEYS = (
 )
 _CHAT_TOOL_TYPES = ("function", "custom")
 # As the live API lists them for `response_format.type` (measured).
-_FORMAT_TYPES = ("json_object", "json_schema", "text")
-_TEXT_FORMAT_TYPES = ("text", "json_schema", "json_object")
+_FORMAT_TYPES: tuple[FormatType, ...] = ("json_object", "json_schema", "text")
+_TEXT_FORMAT_TYPES: tuple[FormatType, ...] = ("text", "json_schema", "json_object")
 
 
 def check_name(name: Any, param: str) -> str:
@@ -258,13 +258,7 @@ def chat_output(body: Mapping[str, Any]) -> OutputFormat:
     value = body.get("response_format")
     if value is None:
         return TEXT
-    if not isinstance(value, Mapping):
-        raise wrong_type("response_format", "an object", value)
-    kind = value.get("type")
-    if kind is None:
-        raise missing("response_format.type")
-    if kind not in _FORMAT_TYPES:
-        raise not_supported(kind, "response_format.type", _FORMAT_TYPES)
+    kind = _format_kind(value, "response_format", _FORMAT_TYPES)
     if kind != "json_schema":
         return OutputFormat(kind)
     spec = value.get("json_schema")
@@ -285,13 +279,7 @@ def responses_output(body: Mapping[str, Any]) -> OutputFormat:
     value = text.get("format") if isinstance(text, Mapping) else None
     if value is None:
         return TEXT
-    if not isinstance(value, Mapping):
-        raise wrong_type("text.format", "an object", value)
-    kind = value.get("type")
-    if kind is None:
-        raise missing("text.format.type")
-    if kind not in _TEXT_FORMAT_TYPES:
-        raise not_supported(kind, "text.format.type", _TEXT_FORMAT_TYPES)
+    kind = _format_kind(value, "text.format", _TEXT_FORMAT_TYPES)
     if kind != "json_schema":
         return OutputFormat(kind)
     name = check_name(value.get("name"), "text.format.name")
@@ -301,6 +289,18 @@ def responses_output(body: Mapping[str, Any]) -> OutputFormat:
     strict = _strict(value.get("strict"), "text.format.strict")
     _closed_format(name, schema, strict, "text.format.schema", "invalid_json_schema")
     return OutputFormat("json_schema", name, schema, strict)
+
+
+def _format_kind(value: Any, where: str, kinds: tuple[FormatType, ...]) -> FormatType:
+    """A format object's `type`, checked as both APIs check it: an object, with a type they know."""
+    if not isinstance(value, Mapping):
+        raise wrong_type(where, "an object", value)
+    kind = value.get("type")
+    if kind is None:
+        raise missing(f"{where}.type")
+    if kind not in kinds:
+        raise not_supported(kind, f"{where}.type", kinds)
+    return cast(FormatType, kind)
 
 
 def _closed_format(name: str, schema: Mapping[str, Any] | None, strict: bool, param: str, code: str | None) -> None:

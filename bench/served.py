@@ -1,0 +1,24 @@
+"""The `mockserver serve` a bench script measures: started from the script's own interpreter on a free loopback
+port, and stopped however the block ends."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def mockserver(scenarios: Path, options: Sequence[str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`with mockserver(FILE, OPTIONS) as (process, root)`: `root` is the address without `/v1`, read from the
+    first line the server prints once it listens."""
+    command = [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--scenarios", str(scenarios), *options]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        yield process, process.stdout.readline().strip().split("=", 1)[1].removesuffix("/v1")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
