@@ -18,6 +18,7 @@ from .engine.selection import Selector, selection_order
 from .record import command as record_command
 from .scenario.load import BUNDLED, load_paths
 from .serve import report, serve
+from .server.bodies import parse_json
 from .server.explain import ENDPOINTS, explain, render
 from .server.settings import Settings, default_of, parse_speed, serve_fields, variable
 from .server.workers import EXIT_BAD_SCENARIOS
@@ -161,7 +162,7 @@ def explain_request(args: argparse.Namespace) -> int:
         return EXIT_BAD_SCENARIOS
     try:
         text = sys.stdin.read() if args.request == "-" else Path(args.request).read_text(encoding="utf-8")
-        body = json.loads(text)
+        body = parse_json(text.encode())  # as `POST /_mock/explain` reads it
     except (OSError, ValueError) as exc:
         print(f"mockserver explain: cannot read the request body {args.request}: {exc}", file=sys.stderr)
         return 2

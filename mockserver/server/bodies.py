@@ -116,9 +116,13 @@ _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 def parse_json(raw: bytes) -> Any:
     """JSON as the real API reads it: UTF-8 only; NaN and Infinity are not JSON; a string holding half of a
     surrogate pair cannot be text (it could never be answered, or journaled, as UTF-8); a key given twice in an
-    object is refused (`duplicate_key()` says where). Raises ValueError (and its subclasses)."""
+    object is refused (`duplicate_key()` says where). Raises ValueError (and its subclasses), also for a body nested
+    deeper than the parser goes, so that every caller's one `except ValueError` refuses it."""
     text = raw.decode("utf-8")
-    body = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique)
+    try:
+        body = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
     if _ESCAPED_SURROGATE.search(text):  # rare: check the decoded text only when an escaped surrogate is there
         json.dumps(body, ensure_ascii=False).encode()
     return body
@@ -172,7 +176,7 @@ def parse_object(raw: bytes) -> dict[str, Any]:
             f"Invalid body: duplicate JSON key '{key}' at '{where}'. Duplicate JSON keys are not supported.",
             code="invalid_json",
         ) from None
-    except (ValueError, RecursionError):
+    except ValueError:
         raise invalid(BAD_JSON) from None
     if not isinstance(body, dict):
         raise invalid(

@@ -444,3 +444,23 @@ async def test_a_reader_that_leaves_mid_listing_is_no_error(client_for: Any, cap
     await asyncio.sleep(0.5)
     assert (await client.get("/_mock/health")).status == 200
     no_tracebacks(caplog)
+
+
+DEEP = b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
+@pytest.mark.parametrize("route", ["/_mock/explain", "/_mock/rate-limit", "/_mock/chaos", "/_mock/use"])
+async def test_a_body_nested_past_the_parser_is_a_400_on_every_control_route(client_for: Any, route: str) -> None:
+    client = await client_for("scenarios:\n  - name: a\n    text: hi\n")
+    response = await client.post(route, data=DEEP)
+    assert response.status == 400, await response.text()
+    assert (await response.json())["error"]["type"] == "invalid_request_error"
+
+
+def test_the_explain_command_refuses_a_body_nested_past_the_parser(tmp_path: Any, capsys: Any) -> None:
+    from mockserver.cli import main
+
+    body = tmp_path / "deep.json"
+    body.write_bytes(DEEP)
+    assert main(["explain", "--request", str(body)]) == 2
+    assert "cannot read the request body" in capsys.readouterr().err
