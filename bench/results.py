@@ -49,7 +49,6 @@ class Metric:
 
 W1_STREAMS = Metric("suite", "w1", ("streams_per_s",), "W1 streams/s", digits=0)
 W1_CPU = Metric("suite", "w1", ("server_cpu_s_per_1000_streams",), "W1 server CPU s per 1,000 streams", "s", 2)
-W1_BAD = Metric("suite", "w1", ("streams_bad",), "W1 streams with errors", digits=0)
 W2_TTFT_P50 = Metric("suite", "w2", ("levels", 100, "ttft_err_ms", "p50"), "W2@100 TTFT error p50", "ms")
 W2_TTFT_P99 = Metric("suite", "w2", ("levels", 100, "ttft_err_ms", "p99"), "W2@100 TTFT error p99", "ms")
 W2_GAP_P50 = Metric("suite", "w2", ("levels", 100, "gap_err_ms", "p50"), "W2@100 gap error p50", "ms", 2)
@@ -59,7 +58,6 @@ W2_500_TTFT_P99 = Metric("suite", "w2", ("levels", 500, "ttft_err_ms", "p99"), "
 W2_500_GAP_P50 = Metric("suite", "w2", ("levels", 500, "gap_err_ms", "p50"), "W2@500 gap error p50", "ms", 2)
 W2_500_GAP_P99 = Metric("suite", "w2", ("levels", 500, "gap_err_ms", "p99"), "W2@500 gap error p99", "ms")
 W3_KB = Metric("suite", "w3", ("rss_per_open_stream_kb",), "W3 memory per open stream", "KB")
-W3_OK = Metric("suite", "w3", ("ok",), "W3 streams complete", digits=0)
 W3_STREAMS = Metric("suite", "w3", ("streams",), "W3 streams", digits=0)
 W3_BIG_KB = Metric("w3-big", "w3", ("rss_per_open_stream_kb",), "W3 memory per open stream", "KB")
 W3_BIG_OK = Metric("w3-big", "w3", ("ok",), "W3 streams complete", digits=0)
@@ -69,8 +67,6 @@ W4_P99 = Metric("suite", "w4", ("latency_ms", "p99"), "W4 non-streaming p99", "m
 W5_RATE = Metric("w5", "w5", ("conversations_per_s",), "W5 conversations/s", digits=0)
 W5_CPU = Metric("w5", "w5", ("server_cpu_s_per_conversation",), "W5 server CPU per conversation", "ms", 2)
 W5_TURN_P50 = Metric("w5", "w5", ("turn_ms", "p50"), "W5 turn p50", "ms")
-W5_TURN_P99 = Metric("w5", "w5", ("turn_ms", "p99"), "W5 turn p99", "ms")
-W5_CLIENT = Metric("w5", "w5", ("client_cpu_share",), "W5 load script's CPU share", digits=2)
 SCALE = {W5_CPU: 1000.0}  # seconds in the raw result, milliseconds shown
 
 

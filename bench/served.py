@@ -18,7 +18,14 @@ def mockserver(scenarios: Path, options: Sequence[str]) -> Iterator[tuple[subpro
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        yield process, process.stdout.readline().strip().split("=", 1)[1].removesuffix("/v1")
+        first = process.stdout.readline()
+        if not first.startswith("OPENAI_BASE_URL="):
+            raise RuntimeError(f"mockserver serve did not start (exit code {process.poll()}): {first!r}")
+        yield process, first.strip().split("=", 1)[1].removesuffix("/v1")
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

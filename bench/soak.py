@@ -16,13 +16,12 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
+from served import mockserver
 
 SCENARIOS = """
 scenarios:
@@ -95,39 +94,38 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         scenarios = Path(folder) / "soak.yaml"
         scenarios.write_text(SCENARIOS.format(chunks=chunks))
-        command = [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--scenarios", str(scenarios)]
-        command += ["--log-level", "warning", "--journal-size", str(args.journal_size)]
-        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        assert server.stdout is not None
-        base = server.stdout.readline().strip().split("=", 1)[1].removesuffix("/v1")
-        await asyncio.sleep(1)
-        rng = random.Random(args.seed)
-        baseline = (rss_mb(server.pid), descriptors(server.pid))
-        print(f"baseline: {baseline[0]:.1f} MB resident, {baseline[1]} descriptors")
-        print("round  streams  completed  cut  errors  seconds  resident MB  descriptors  journal entries  journal MB")
-        for number in range(1, args.rounds + 1):
+        options = ["--log-level", "warning", "--journal-size", str(args.journal_size)]
+        with mockserver(scenarios, options) as (server, base):
+            await asyncio.sleep(1)
+            rng = random.Random(args.seed)
+            baseline = (rss_mb(server.pid), descriptors(server.pid))
+            print(f"baseline: {baseline[0]:.1f} MB resident, {baseline[1]} descriptors")
+            print("round  streams  completed  cut  errors  seconds  resident MB  descriptors  journal entries", end="")
+            print("  journal MB")
+            for number in range(1, args.rounds + 1):
+                started = time.monotonic()
+                outcome = await round_of(base, args.streams, rng, args.cut, args.big)
+                took = time.monotonic() - started
+                await asyncio.sleep(1.5)  # let the server notice the last clients that left
+                entries, size = await journal(base)
+                print(
+                    f"{number:5d}  {args.streams:7d}  {outcome['completed']:9d}  {outcome['cut']:3d}  "
+                    f"{outcome['error']:6d}  {took:7.1f}  {rss_mb(server.pid):11.1f}  {descriptors(server.pid):11d}  "
+                    f"{entries:15d}  {size / 1e6:10.1f}"
+                )
+            session, tasks = await open_streams(base, args.streams)
+            await asyncio.sleep(1.0)  # every stream started and streaming
             started = time.monotonic()
-            outcome = await round_of(base, args.streams, rng, args.cut, args.big)
-            took = time.monotonic() - started
-            await asyncio.sleep(1.5)  # let the server notice the last clients that left
-            entries, size = await journal(base)
+            server.send_signal(signal.SIGTERM)
+            while server.poll() is None and time.monotonic() - started < 60:  # a server that never stops: 60 s
+                await asyncio.sleep(0.005)
+            stopped = time.monotonic() - started
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await session.close()
             print(
-                f"{number:5d}  {args.streams:7d}  {outcome['completed']:9d}  {outcome['cut']:3d}  "
-                f"{outcome['error']:6d}  {took:7.1f}  {rss_mb(server.pid):11.1f}  {descriptors(server.pid):11d}  "
-                f"{entries:15d}  {size / 1e6:10.1f}"
+                f"SIGTERM with {args.streams} streams in flight: stopped in {stopped:.2f} s, "
+                f"exit code {server.returncode}"
             )
-        session, tasks = await open_streams(base, args.streams)
-        await asyncio.sleep(1.0)  # every stream started and streaming
-        started = time.monotonic()
-        server.send_signal(signal.SIGTERM)
-        while server.poll() is None:
-            await asyncio.sleep(0.005)
-        stopped = time.monotonic() - started
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await session.close()
-        print(
-            f"SIGTERM with {args.streams} streams in flight: stopped in {stopped:.2f} s, exit code {server.returncode}"
-        )
 
 
 if __name__ == "__main__":

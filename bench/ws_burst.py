@@ -48,7 +48,8 @@ def quantile(values: list[float], q: float) -> float:
 
 async def over_websocket(session: aiohttp.ClientSession, root: str, turns: int) -> list[float]:
     times = []
-    async with session.ws_connect(root.replace("http", "ws", 1) + "/v1/responses", max_msg_size=0) as ws:
+    url = root.replace("http", "ws", 1) + "/v1/responses"
+    async with session.ws_connect(url, max_msg_size=0, receive_timeout=30) as ws:  # a turn that never ends fails
         for _ in range(turns):
             started = time.perf_counter()
             await ws.send_str(json.dumps({"type": "response.create", **BODY}))

@@ -37,6 +37,21 @@ class Message:
     call_id: str | None = None
 
 
+def latest_tool_results(conversation: tuple[Message, ...]) -> list[tuple[str, Message]]:
+    """The tool results since the last assistant turn, in order, each with the name of the function whose call it
+    answers ("" when no turn made that call)."""
+    results = []
+    for message in reversed(conversation):
+        if message.role == "assistant":
+            break
+        if message.role == "tool":
+            results.append(message)
+    if not results:
+        return []
+    names = {call.id: call.name for turn in conversation for call in turn.calls}
+    return [(names.get(result.call_id or "", ""), result) for result in reversed(results)]
+
+
 @dataclass(frozen=True, slots=True)
 class Tool:
     """A function the request offers the model, with its JSON schema (None: it takes no parameters)."""

@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from ..scenario.model import Match
-from .ask import Ask, Message
+from .ask import Ask, Message, latest_tool_results
 
 _SHORT = 60
 
@@ -102,14 +102,7 @@ class Facts:
         """(function name, output) of each tool result since the last assistant turn; the name is that of the call
         the result answers."""
         if self._tool_results is _UNSET:
-            results = []
-            for message in reversed(self.conversation):
-                if message.role == "assistant":
-                    break
-                if message.role == "tool":
-                    results.append(message)
-            names = {call.id: call.name for turn in self.conversation for call in turn.calls} if results else {}
-            self._tool_results = [(names.get(result.call_id or "", ""), result.text) for result in reversed(results)]
+            self._tool_results = [(name, result.text) for name, result in latest_tool_results(self.conversation)]
         result_list: list[tuple[str, str]] = self._tool_results
         return result_list
 

@@ -12,10 +12,10 @@ import asyncio
 import struct
 from collections.abc import Awaitable, Callable, Iterable
 
+from ..scenario.hangups import NO_CODE  # closed with a close frame that carries no code
 from .writer import DISCONNECTED, Due, Outcome
 
 TEXT, BINARY, CLOSE, PING = 0x1, 0x2, 0x8, 0x9
-NO_CODE = 1005  # closed with a close frame that carries no code
 
 
 def frame(opcode: int, payload: bytes) -> bytes:
@@ -48,10 +48,6 @@ class Connection:
     def __init__(self, transport: asyncio.WriteTransport, drain: Callable[[], Awaitable[None]]) -> None:
         self.transport = transport
         self.drain = drain
-
-    @property
-    def open(self) -> bool:
-        return not self.transport.is_closing()
 
     async def write(self, data: bytes) -> bool:
         """Send `data` (whole frames); False when the connection is gone."""

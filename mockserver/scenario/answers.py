@@ -9,7 +9,6 @@ from typing import Any
 from . import chaos
 from .endpoints import EndpointChecks
 from .fault_checks import FaultChecks
-from .hangups import HangupChecks
 from .marked_yaml import line_of
 from .model import (
     ARGUMENTS,
@@ -60,7 +59,7 @@ _SEPARATORS: dict[str, tuple[str, str]] = {"arguments": (", ", ": "), "json": ("
 _USAGE_KEYS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")
 
 
-class AnswerChecks(EndpointChecks, FaultChecks, HangupChecks):
+class AnswerChecks(EndpointChecks, FaultChecks):  # FaultChecks brings HangupChecks
     """Steps and what they answer."""
 
     def step(self, data: Mapping[str, Any], line: int, where: str, inherited: Mapping[str, Any]) -> Step | None:
@@ -83,7 +82,7 @@ class AnswerChecks(EndpointChecks, FaultChecks, HangupChecks):
                     self.fail(line_of(data, key), f"'{key}' has no effect on an error answer ({where})")
             timing = {key: value for key, value in settings.items() if key in _TIMING_KEYS}
             return self.error(data, where, timing)
-        if bodies and bodies[0] == "choices":
+        if bodies[0] == "choices":
             return self.choices(data, where, settings)
         return self.answer(data, where, settings)
 

@@ -174,8 +174,6 @@ class _Reader:
         constructor = loader.yaml_constructors.get(tag, loader.yaml_constructors.get(None))
         try:
             value = constructor(loader, node)
-        except yaml.MarkedYAMLError:
-            raise
         except (ValueError, TypeError, ArithmeticError, AttributeError, LookupError):
             raise self.fail(line, f"{short(event.value)} cannot be read as {_TAG_WORDS.get(tag, tag)}") from None
         if isinstance(value, str) and not value.isascii() and _SURROGATE.search(value):

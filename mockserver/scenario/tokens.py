@@ -50,17 +50,17 @@ def count_tokens(text: str) -> int:
     the memory of its text alone, and nothing of it is kept."""
     if len(text) <= _SHORT_TEXT:
         return _count_short(text)
-    return _PIECE.subn("", text)[1]
+    return count_tokens_once(text)
 
 
 @lru_cache(maxsize=_COUNTED)
 def _count_short(text: str) -> int:
-    return _PIECE.subn("", text)[1]
+    return count_tokens_once(text)
 
 
 def count_tokens_once(text: str) -> int:
     """The same count for a text unlikely to come again (a document to embed): its pieces are not kept."""
-    return sum(1 for _ in _PIECE.finditer(text))
+    return _PIECE.subn("", text)[1]
 
 
 def message_text(content: Any) -> str:

@@ -6,24 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..engine.ask import Ask
+from ..engine.ask import Ask, latest_tool_results
 from ..engine.plan import Plan
 from .journal import Entry
 
 
 def tool_results(ask: Ask) -> list[dict[str, str]]:
     """The tool results since the last assistant turn, each named by the call it answers."""
-    conversation = ask.conversation
-    results = []
-    for message in reversed(conversation):
-        if message.role == "assistant":
-            break
-        if message.role == "tool":
-            results.append(message)
-    if not results:
-        return []
-    names = {call.id: call.name for turn in conversation for call in turn.calls}
-    return [{"name": names.get(m.call_id or "", ""), "call_id": m.call_id or ""} for m in reversed(results)]
+    return [{"name": name, "call_id": result.call_id or ""} for name, result in latest_tool_results(ask.conversation)]
 
 
 def record_request(entry: Entry | None, ask: Ask) -> None:

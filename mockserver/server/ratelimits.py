@@ -98,10 +98,10 @@ class Meter:
         return Counts(
             requests.limit,
             0 if exhausted is requests else requests.remaining,
-            requests.level / requests.rate,
+            requests.reset,
             tokens.limit,
             0 if exhausted is tokens else tokens.remaining,
-            tokens.level / tokens.rate,
+            tokens.reset,
         )
 
 

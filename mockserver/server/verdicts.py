@@ -78,7 +78,7 @@ def calls(entries: Iterable[Entry]) -> list[list[Entry]]:
         if (entry.status is None and entry.ended == "in progress") or websocket_verdicts.is_connection(entry):
             continue  # a WebSocket connection is judged as one (its turns are the calls)
         chain = last.get(entry.session)
-        if chain and _failed(chain[-1]) and (entry.method, entry.path, entry.body) == _call_of(chain[-1]):
+        if chain and _failed(chain[-1]) and _call_of(entry) == _call_of(chain[-1]):
             chain.append(entry)
         else:
             chain = [entry]

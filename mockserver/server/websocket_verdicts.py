@@ -14,6 +14,9 @@ from itertools import pairwise
 from ..scenario.hangups import RECONNECT_CODES
 from .journal import Entry
 
+# The codes as a verdict names them: "1001, 1005, ... and 1015".
+_RECONNECT_WORDS = ", ".join(map(str, RECONNECT_CODES[:-1])) + f" and {RECONNECT_CODES[-1]}"
+
 # A reconnection this soon after the failure before it did not back off at all.
 AT_ONCE_S = 0.1
 
@@ -45,7 +48,7 @@ def judge(entries: Iterable[Entry], add: Callable[..., None], max_retries: int) 
                     "never_reconnected",
                     f"Connection {connection.websocket} (request {connection.id}) was closed with "
                     f"{connection.close_code}, which asks the client to reconnect, and the session sent nothing "
-                    "after it: the SDKs reconnect on 1001, 1005, 1006, 1011, 1012, 1013 and 1015.",
+                    f"after it: the SDKs reconnect on {_RECONNECT_WORDS}.",
                     connection,
                 )
 

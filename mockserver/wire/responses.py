@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,7 @@ from ..engine.plan import Plan
 from ..engine.writer import Due
 from ..scenario.model import ARGUMENTS, CONTENT, REFUSAL, Chunk, Fault, MemoKind
 from . import reasoning
-from .encode import compact, padding
+from .encode import compact, padding, spaced
 from .errors import fault_error
 from .logprobs import logprob_entries
 from .responses_items import REASONING_TEXT, REFUSAL_PART, SUMMARY_TEXT, TEXT_PART, Item, Part, PartKind, layout
@@ -442,4 +441,4 @@ def snapshot(
 
 def completion_body(plans: list[Plan], ask: ResponsesAsk, envelope: Envelope) -> bytes:
     """The non-streaming response object: what response.completed (or .incomplete) would carry."""
-    return json.dumps(snapshot(plans, ask, envelope, "completed"), ensure_ascii=False).encode()
+    return spaced(snapshot(plans, ask, envelope, "completed")).encode()

@@ -11,6 +11,7 @@ from typing import Any
 from ..engine.plan import Plan
 from ..scenario.model import FinishReason
 from . import reasoning
+from .chat import TIERS  # the tier a finished response reports: the one chat reports
 from .ids import base62, hex_token
 from .responses_request import ResponsesAsk
 
@@ -24,8 +25,6 @@ STATUSES: dict[FinishReason, tuple[str, str | None]] = {
 # Statuses a response ends in, and those of a response still running.
 DONE = ("completed", "incomplete", "failed", "cancelled")
 RUNNING = ("queued", "in_progress")
-# The tier a finished response reports for the one asked: `auto` is served by `default`, `fast` by `priority`.
-TIERS = {"auto": "default", "fast": "priority"}
 
 
 @dataclass(frozen=True)
