@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from mockserver import Settings, create_app, load_paths, load_text
+from mockserver import Settings, create_app, load_paths, testing
 from mockserver.record.command import make_app
 from mockserver.record.recorder import Recorder
 from mockserver.record.redact import Redactor
@@ -38,9 +38,7 @@ _DROPPED = (
 @contextlib.contextmanager
 def serving(yaml_text: str, **settings: Any) -> Iterator[BackgroundServer]:
     """A mockserver answering `yaml_text`, on its own thread and port."""
-    result = load_text(yaml_text)
-    result.raise_for_problems()
-    with BackgroundServer(create_app(result.scenarios, Settings(**settings))) as server:
+    with BackgroundServer(testing.make_app(yaml_text, **settings)) as server:
         yield server
 
 

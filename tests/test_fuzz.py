@@ -26,11 +26,12 @@ import yaml
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from mockserver import Settings, create_app, load_text
+from mockserver import load_text
 from mockserver.engine.plan import make_plans
 from mockserver.scenario.answers import STEP_KEYS
 from mockserver.scenario.model import Answer, ErrorReply, Scenario
 from mockserver.server.runner import BackgroundServer
+from mockserver.testing import make_app
 from mockserver.wire import chat, completions, responses
 from mockserver.wire.errors import scripted_error
 
@@ -114,9 +115,7 @@ class Errors(logging.Handler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[BackgroundServer]:
-    result = load_text(SERVED)
-    result.raise_for_problems()
-    with BackgroundServer(create_app(result.scenarios, Settings(speed=0, journal_size=200))) as running:
+    with BackgroundServer(make_app(SERVED, speed=0, journal_size=200)) as running:
         yield running
 
 

@@ -194,8 +194,10 @@ def test_serve_records_on_a_miss_from_the_command_line(tmp_path: Path) -> None:
     ):
         assert any("recording them in" in line for line in server.stdout_first_lines)
         forwarded = asyncio.run(post(server.base_url.removesuffix("/v1"), "/v1/chat/completions", chat("hello")))
-        time.sleep(0.2)
-        assert "recorded 'hello'" in server.log()
+        deadline = time.monotonic() + 10  # the server logs it once the stream has ended
+        while "recorded 'hello'" not in server.log():
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.05)
     assert forwarded.status == 200
     with replaying(out) as replay:
         replayed = asyncio.run(post(replay.root_url, "/v1/chat/completions", chat("hello")))

@@ -26,10 +26,13 @@ def bench() -> dict[str, ModuleType]:
     """The bench scripts as modules (bench/ is on the path only while they are imported)."""
     sys.path.insert(0, str(BENCH))
     try:
-        return {name: importlib.import_module(name) for name in ("results", "report", "charts", "w5_agent_loop")}
+        return {
+            name: importlib.import_module(name)
+            for name in ("results", "report", "charts", "w5_agent_loop", "w5_baseline")
+        }
     finally:
         sys.path.remove(str(BENCH))
-        for name in ("results", "report", "charts", "w5_agent_loop"):
+        for name in ("results", "report", "charts", "w5_agent_loop", "w5_baseline"):
             sys.modules.pop(name, None)
 
 
@@ -168,13 +171,7 @@ async def test_bench_scenarios_answer_w5_turn_by_turn(bench: dict[str, ModuleTyp
 
 
 async def test_the_w5_baseline_answers_the_same_turns(bench: dict[str, ModuleType], aiohttp_client: Any) -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        baseline = importlib.import_module("w5_baseline")
-    finally:
-        sys.path.remove(str(BENCH))
-        sys.modules.pop("w5_baseline", None)
-    client = await aiohttp_client(baseline.make_app())
+    client = await aiohttp_client(bench["w5_baseline"].make_app())
     result = await w5_run(bench, str(client.make_url("/v1")))
     assert result["errors"] == {} and result["conversations_started"] == 2
 

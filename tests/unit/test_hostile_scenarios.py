@@ -50,7 +50,7 @@ def test_a_message_shows_a_short_value_however_large_the_yaml_list() -> None:
         nested = MarkedList([nested] * 9)
     started = time.monotonic()
     shown = short(nested)
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 2.0  # walking every value would take minutes
     assert len(shown) < 200
 
 

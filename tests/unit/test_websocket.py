@@ -125,7 +125,7 @@ async def test_events_keep_the_scenarios_timing(client: Any) -> None:
         while "response.completed" not in arrived:
             event = json.loads((await ws.receive(timeout=5)).data)
             arrived.setdefault(event["type"], time.monotonic() - sent)
-    assert arrived["response.created"] < 0.1
+    assert arrived["response.created"] < 0.15  # before the first token is due
     assert arrived["response.output_text.delta"] >= 0.15  # ttft_ms
     assert arrived["response.completed"] >= 0.25  # and two intervals
     assert arrived["response.completed"] < 2.0
@@ -159,7 +159,7 @@ async def test_lanes_run_side_by_side_and_echo_their_stream_id(client: Any) -> N
             event = json.loads((await ws.receive(timeout=5)).data)
             done[event["stream_id"]].append(event)
         elapsed = time.monotonic() - started
-    assert elapsed < 0.45  # together, not one after the other (2 x 0.25 s)
+    assert elapsed < 0.5  # together, not one after the other (2 x 0.25 s)
     for events in done.values():
         assert [event["sequence_number"] for event in events] == list(range(len(events)))
         assert all(list(event)[-1] == "stream_id" for event in events)
