@@ -8,8 +8,9 @@
 #   bench/run.sh path/to/bench-suite --quick                            # a smoke run: small loads, one round
 #
 # Options (everything else goes to the suite's run_all.py as it is):
-#   --targets A,B,..    suite targets (default baseline-aiohttp,baseline-aiohttp-coalesce,aimock,mockserver, or
-#                       $BENCH_TARGETS); mockserver-asyncio is mockserver on the plain asyncio loop
+#   --targets A,B,..    suite targets (default baseline-aiohttp,baseline-aiohttp-coalesce,same-bytes,aimock,mockserver,
+#                       or $BENCH_TARGETS); mockserver-asyncio is mockserver on the plain asyncio loop; same-bytes is
+#                       the coalescing baseline sending mockserver's own bytes and headers (W1, W4; bench/same_bytes.py)
 #   --workloads W,..    any of w1,w2,w3,w4,w5 (default all)
 #   --repeats N         fresh-server runs per target and workload; medians are reported (default 3)
 #   --out DIR           where every raw result of the run goes (default bench/results/<timestamp>)
@@ -30,7 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 python=${PYTHON:-$here/../.venv/bin/python}
 python=$(cd "$(dirname "$python")" && pwd)/$(basename "$python")
 level=${MOCKSERVER_LOG_LEVEL:-info}
-targets=${BENCH_TARGETS:-baseline-aiohttp,baseline-aiohttp-coalesce,aimock,mockserver}
+targets=${BENCH_TARGETS:-baseline-aiohttp,baseline-aiohttp-coalesce,same-bytes,aimock,mockserver}
 workloads=w1,w2,w3,w4,w5
 repeats=3
 quick=0
@@ -77,9 +78,9 @@ trap 'rm -rf "$work"' EXIT
 cp -r "$suite"/. "$work"/
 chmod -R u+w "$work"
 rm -rf "$work/results"
-"$python" - "$work/targets" "$python" "$here/scenarios.yaml" "$level" <<'PY'
+"$python" - "$work/targets" "$python" "$here/scenarios.yaml" "$level" "$here" <<'PY'
 import json, sys
-folder, python, scenarios, level = sys.argv[1:]
+folder, python, scenarios, level, here = sys.argv[1:]
 version = ("import importlib.util, aiohttp, mockserver; print('mockserver', mockserver.__version__, '/ aiohttp', "
            "aiohttp.__version__, '/ loop', 'uvloop' if importlib.util.find_spec('uvloop') else 'asyncio')")
 serve = [python, "-m", "mockserver", "serve", "--port", "{port}", "--scenarios", scenarios, "--log-level", level]
@@ -93,6 +94,15 @@ for name, loop in (("mockserver", []), ("mockserver-asyncio", ["--loop", "asynci
         "base_path": "/v1",
         "workloads": {"w1": {}, "w2": {}, "w3": {}, "w4": {}},
     }, open(f"{folder}/{name}.json", "w"), indent=1)
+json.dump({
+    "name": "same-bytes",
+    "description": "bare aiohttp, coalesced writes of mockserver's own bytes and headers (bench/same_bytes.py)",
+    "install": [],
+    "version_cmd": [python, "-c", "import aiohttp; print('aiohttp', aiohttp.__version__)"],
+    "cmd": [python, here + "/same_bytes.py", "--port", "{port}", "--scenarios", scenarios],
+    "base_path": "/v1",
+    "workloads": {"w1": {}, "w4": {}},
+}, open(f"{folder}/same-bytes.json", "w"), indent=1)
 PY
 
 status=0

@@ -177,10 +177,9 @@ class Selector:
 
     def _no_match(self, model: str, facts: Facts, session: str) -> ScenarioMiss:
         missed = [(scenario, why) for scenario, why in self.misses(facts, session) if why is not None]
-        order = {scenario.name: index for index, (scenario, _) in enumerate(missed)}
-        missed.sort(key=lambda pair: (*distance(pair[0].match or Match(), facts), order[pair[0].name]))
+        missed.sort(key=lambda pair: distance(pair[0].match or Match(), facts))  # stable: ties keep selection order
         closest = missed[:_CLOSEST]
-        trace = [{"scenario": scenario.name, **why.to_json()} for scenario, why in closest if why is not None]
+        trace = [{"scenario": scenario.name, **why.to_json()} for scenario, why in closest]
         first = f"No scenario matches this request (model '{model}') and there is no 'default'."
         if closest:
             first += " Closest: " + "; ".join(f"'{scenario.name}' ({why})" for scenario, why in closest) + "."

@@ -11,10 +11,10 @@ import asyncio
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Literal, NamedTuple
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 # How an answer ended: as scripted; cut short by the client; ended early by the script (or chaos) — an error
 # event, a clean early end, a cut; or not yet.
@@ -38,9 +38,14 @@ class Due(NamedTuple):
 
 class EventStreamResponse(web.StreamResponse):
     """A streaming response whose status line and headers leave with the first events when those are due at
-    once: an answer without delays is a single write."""
+    once: an answer without delays is a single write. Once they are bytes in the writer, the headers are no
+    longer kept as a mapping: a dozen of them were 2 KB of every open stream."""
 
     _send_headers_immediately = False
+
+    async def _write_headers(self) -> None:
+        await super()._write_headers()
+        self._headers = CIMultiDict()
 
 
 @dataclass(slots=True)
@@ -70,6 +75,14 @@ class Outcome:
             ticks[-2], ticks[-1] = at, self.chunks
 
 
+async def _write_joined(response: web.StreamResponse, parts: list[bytes]) -> int:
+    """Write the parts as one, and empty the list: the joined bytes are not kept past the write."""
+    data = b"".join(parts)
+    parts.clear()
+    await response.write(data)
+    return len(data)
+
+
 async def sleep_until(deadline: float) -> None:
     delay = deadline - asyncio.get_running_loop().time()
     if delay > 0:
@@ -94,26 +107,26 @@ async def write_events(
     token = outcome.token_due  # until the first token is in a write
     token_now = False  # the first token is among the events due now
     pending = iter(events)
-    first = next(pending, None)
+    event = next(pending, None)
     try:
         await response.prepare(request)
-        if first is not None and first.at > 0:
+        if event is not None and event.at > 0:
             # Status and headers go out now, not with the first event: a client timing out after them is
             # not retried by the SDKs, one timing out before them is.
             await response.write(b"")
         outcome.wrote(loop.time(), 0, 0)
-        for at, data, chunks in chain((first,) if first else (), pending):
+        # While it waits, an open stream holds the one event due next, not the bytes it has already sent.
+        while event is not None:
+            at, data, chunks = event
             if at > passed:
                 now = loop.time()
                 delay = start + at - now
                 if delay > 0:
                     if due_now:
-                        data_now = b"".join(due_now)
-                        await response.write(data_now)
-                        outcome.wrote(now, len(data_now), due_chunks)
+                        size = await _write_joined(response, due_now)
+                        outcome.wrote(now, size, due_chunks)
                         if token_now:
                             outcome.first_token, token_now = now - outcome.origin, False
-                        due_now.clear()
                         due_chunks = 0
                     await asyncio.sleep(delay)
                 passed = at
@@ -121,6 +134,7 @@ async def write_events(
             due_chunks += chunks
             if token is not None and at >= token:
                 token, token_now = None, True
+            event = next(pending, None)
         data_now = b"".join(due_now)
         now = loop.time()
         if cut:

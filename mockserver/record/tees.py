@@ -13,6 +13,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
+from ..scenario.endpoints import FLOAT32_MAX
 from .emit import Flow, float32
 from .sse import Event
 from .take import COMPLETED, END, ERROR, Take, Track
@@ -312,6 +313,9 @@ def _embeddings(take: Take, body: Mapping[str, Any]) -> None:
             values = [value for value in embedding if isinstance(value, (int, float)) and not isinstance(value, bool)]
         else:
             values = []
+        if any(abs(value) > FLOAT32_MAX for value in values):
+            take.unreadable = "an embedding value is beyond the largest float32 (3.4e+38), which no answer can send"
+            return
         if values:
             vectors.append([float32(value) for value in values])
     if not vectors:

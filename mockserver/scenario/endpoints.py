@@ -30,6 +30,8 @@ MODERATION_CATEGORIES = (
     "violence/graphic",
 )
 _MODERATION_KEYS = ("flagged", "scores")
+# The largest finite float32: embeddings leave as float32, so a scripted value must fit in one.
+FLOAT32_MAX = 3.4028234663852886e38
 
 Vector = tuple[float, ...]
 
@@ -66,6 +68,11 @@ class EndpointChecks(Checks):
             if bad:
                 self.fail(vector_line, f"{vector_where} must hold numbers only, got {kind_of(bad[0])} {short(bad[0])}"
                           + _exponent_hint(bad[0]))  # fmt: skip
+                return None
+            huge = [item for item in vector if abs(item) > FLOAT32_MAX]
+            if huge:
+                self.fail(vector_line, f"{vector_where} holds {huge[0]:g}, beyond the largest float32 (3.4e+38): "
+                          "the API sends embeddings as float32 values")  # fmt: skip
                 return None
             vectors.append(tuple(float(item) for item in vector))
         return tuple(vectors)

@@ -247,22 +247,19 @@ def stream_events(plans: list[Plan], ask: Ask, envelope: Envelope) -> Iterator[D
             for choice, plan in enumerate(plans)
         ]
         events = heapq.merge(*streams, key=lambda event: event[:2])
-    pending: Due | None = None
+    last = 0.0
     for at, _, data, chunks, ending in events:
-        if pending is not None:
-            yield pending
+        yield Due(at, data, chunks)
         if ending is not None:
-            yield Due(at, data, chunks)
             return
-        pending = Due(at, data, chunks)
-    # The last finish (events come in time order) carries the usage chunk and [DONE] with it.
-    assert pending is not None  # every choice ends with its finish chunk
-    at, data, chunks = pending
+        last = at
+    # After the last finish (events come in time order), due with it so that they leave in its write: the usage
+    # chunk and [DONE]. Nothing is rendered ahead of its turn, so an open stream holds no bytes but the next.
+    tail, chunks = b"data: [DONE]\n\n", 0
     if ask.include_usage:
         usage = head[: -len(_INDEX)] + b'],"usage":' + compact(usage_object(plans, ask))
-        data += usage + (padding("usage") if style.obfuscation else b"") + b"}\n\n"
-        chunks += 1
-    yield Due(at, data + b"data: [DONE]\n\n", chunks)
+        tail, chunks = usage + (padding("usage") if style.obfuscation else b"") + b"}\n\n" + tail, 1
+    yield Due(last, tail, chunks)
 
 
 # A choice's message without tool calls, as JSON: the same for every request answered with the whole answer.

@@ -28,11 +28,11 @@ def bench() -> dict[str, ModuleType]:
     try:
         return {
             name: importlib.import_module(name)
-            for name in ("results", "report", "charts", "w5_agent_loop", "w5_baseline")
+            for name in ("results", "report", "charts", "w5_agent_loop", "w5_baseline", "same_bytes")
         }
     finally:
         sys.path.remove(str(BENCH))
-        for name in ("results", "report", "charts", "w5_agent_loop", "w5_baseline"):
+        for name in ("results", "report", "charts", "w5_agent_loop", "w5_baseline", "same_bytes"):
             sys.modules.pop(name, None)
 
 
@@ -61,6 +61,8 @@ def results_dir(tmp_path: Path) -> Path:
             result = {"streams_per_s": rate * wobble, "server_cpu_s_per_1000_streams": cpu * wobble}
             write(out / "suite" / target / f"w1-r{round_}.json", result)
     write(out / "suite" / "baseline-aiohttp" / "w1-r1.json", {"streams_per_s": 400, "server_cpu_s_per_1000_streams": 2})
+    write(out / "suite" / "same-bytes" / "w1-r1.json", {"streams_per_s": 1750, "server_cpu_s_per_1000_streams": 0.25})
+    write(out / "suite" / "same-bytes" / "w4-r1.json", {"latency_ms": {"p50": 0.40, "p99": 1.2}})
     for target, ttft, gap in (("mockserver", 30.0, 1.5), ("baseline-aiohttp", 20.0, 2.5), ("aimock", 60.0, 4.0)):
         write(out / "suite" / target / "w2-r1.json", {"levels": [level(100, ttft, gap), level(500, ttft * 2, gap)]})
     for target, kb, p50 in (("mockserver", 22.0, 0.46), ("baseline-aiohttp", 14.0, 0.40), ("aimock", 40.0, 0.7)):
@@ -94,6 +96,10 @@ def test_the_report_holds_each_target_against_its_baseline(
     assert verdicts["W2@100 gap error p99"] == ("PASS", "1.5 ms")
     assert verdicts["W5 conversations/s / coalesced (W1's budget)"] == ("MISS", "0.50×")
     assert verdicts["W5 server CPU per conversation / coalesced"] == ("MISS", "4.20×")
+    # against the coalesced baseline at mockserver's own bytes: figures without a bound
+    assert verdicts["W1 streams/s / same bytes, coalesced"] == ("", "1.03×")
+    assert verdicts["W1 server CPU s per 1,000 streams / same bytes, coalesced"] == ("", "1.20×")
+    assert verdicts["W4 non-streaming p50 / same bytes, coalesced"] == ("", "1.15×")
 
     monkeypatch.setattr(sys, "argv", ["report.py", str(results_dir), "--check"])
     with pytest.raises(SystemExit) as stopped:
@@ -135,8 +141,8 @@ def test_the_doc_section_and_the_saved_results(
     text = doc.read_text()
     assert text.startswith("# Benchmarks\n\nbefore\n<!-- results:begin -->\n\n2026-01-02: 2 CPUs (Xeon)")
     assert text.endswith("|\n\n<!-- results:end -->\nafter\n") and "old" not in text
-    assert "| W1 streams/s | **1,800** | 2,000 | 400 | 1,000 |" in text
-    assert "| W5 conversations/s | **500** | 1,000 | — | — |" in text  # W5's baseline under "coalesced"
+    assert "| W1 streams/s | **1,800** | 2,000 | 1,750 | 400 | 1,000 |" in text
+    assert "| W5 conversations/s | **500** | 1,000 | — | — | — |" in text  # W5's baseline under "coalesced"
     # the copy reports the same, and keeps no machine's paths
     assert report_lines(bench, saved) == report_lines(bench, results_dir)
     assert json.loads((saved / "w5" / "summary.json").read_text())["args"]["python"] == "python"
@@ -174,6 +180,19 @@ async def test_the_w5_baseline_answers_the_same_turns(bench: dict[str, ModuleTyp
     client = await aiohttp_client(bench["w5_baseline"].make_app())
     result = await w5_run(bench, str(client.make_url("/v1")))
     assert result["errors"] == {} and result["conversations_started"] == 2
+
+
+async def test_the_same_bytes_server_sends_mockservers_bytes(bench: dict[str, ModuleType], aiohttp_client: Any) -> None:
+    from mockserver import Settings, create_app
+
+    answers = await bench["same_bytes"].recorded(BENCH / "scenarios.yaml")
+    same = await aiohttp_client(bench["same_bytes"].app_for(answers))
+    mock = await aiohttp_client(create_app(load_paths([BENCH / "scenarios.yaml"]).scenarios, Settings()))
+    for model, stream in (("bench-w1", True), ("bench-w4", False)):
+        body = {"model": model, "messages": [{"role": "user", "content": model}], "stream": stream}
+        a, b = [await client.post("/v1/chat/completions", json=body) for client in (mock, same)]
+        assert len(await a.read()) == len(await b.read())  # the same bytes but for the ids, of the same length
+        assert {name.lower() for name in a.headers} == {name.lower() for name in b.headers}
 
 
 async def w5_run(bench: dict[str, ModuleType], base_url: str) -> dict[str, Any]:

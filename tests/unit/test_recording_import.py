@@ -144,3 +144,16 @@ def test_import_prints_a_file_without_out(tmp_path: Path, capsys: pytest.Capture
     nothing.write_text("not a capture")
     assert main(["import", str(nothing)]) == 1
     assert "neither an event stream nor a JSON answer" in capsys.readouterr().err
+
+
+def test_an_embedding_beyond_float32_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # No answer of the API can hold it (its vectors are float32): a hand-edited capture said so with a traceback.
+    entry = har_entry("x", "", mime="application/json")
+    entry["request"]["url"] = "https://api.openai.com/v1/embeddings"
+    entry["request"]["postData"]["text"] = json.dumps({"model": "text-embedding-3-small", "input": "x"})
+    answer = {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.5, 1e39]}]}
+    entry["response"]["content"]["text"] = json.dumps(answer)
+    capture = tmp_path / "vectors.har"
+    capture.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "x"}, "entries": [entry]}}))
+    assert main(["import", str(capture)]) == 1
+    assert "beyond the largest float32" in capsys.readouterr().err

@@ -12,7 +12,6 @@ What the schema cannot express, so the loader alone reports it and the corpus le
 - a `retry_after` text that is not an HTTP date;
 - a close `reason` longer than 123 bytes of UTF-8, or given with 1005 or 1006 (which send no reason);
 - a whole number written with a fraction (`status: 429.0`, `prompt_tokens: 3.0`): draft-07's integer allows it;
-- infinite numbers (`.inf`) where the schema bounds no maximum (a scripted vector's values);
 - a rate-limit window of no time at all (`5/0s`);
 - YAML values JSON has no form for (a date, binary data) inside tool-call arguments;
 - a file nested more than 100 levels deep, or whose aliases expand it past 2,000,000 values.
@@ -456,6 +455,8 @@ BAD = {
     "a vector with an exponent YAML reads as text": one("embeddings: [1e-9]"),
     "vectors mixed with numbers": one("embeddings: [1, [2]]"),
     "embeddings with an error": one("error: {status: 500}\nembeddings: [1]"),
+    "a vector value beyond float32": one("embeddings: [[1], [0.5, -1.0e+39]]"),
+    "an infinite vector value": one("embeddings: [1, .inf]"),
     "moderation a list of names": one("moderation: [violence]"),
     "moderation empty list": one("moderation: []"),
     "unknown moderation key": one("moderation: {flaged: [hate]}"),
@@ -514,7 +515,6 @@ ONLY_THE_LOADER = {
     "a regex Python cannot compile": one("text: hi\nmatch: {regex: '('}"),
     "retry_after text that is not a date": one("error: {status: 429, retry_after: soon}"),
     "status with a fraction": one("error: {status: 429.0}"),
-    "an infinite vector value": one("embeddings: [1, .inf]"),
     "a window of no time": one("text: x\nrate_limit: {requests: 5/0s}"),
     "a date in tool-call arguments": one("tool_calls: [{name: f, arguments: {when: 2024-01-01}}]"),
     "nesting deeper than 100": one("tool_calls: [{name: f, arguments: " + "{a: " * 101 + "1" + "}" * 101 + "}]"),

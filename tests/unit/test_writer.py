@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Iterator
 from typing import Any
+
+from aiohttp import web
 
 from mockserver.engine import writer
 from mockserver.engine.writer import COMPLETED, Due, Outcome, write_events
@@ -92,3 +96,47 @@ async def test_ticks_stay_bounded_however_long_the_stream(monkeypatch: Any) -> N
     await write_events(None, response, events, start, outcome)  # type: ignore[arg-type]
     assert len(outcome.ticks) == 2 * 4
     assert outcome.ticks[-1] == outcome.chunks == 9  # the last kept tick moves on with the stream
+
+
+class LengthsResponse(RecordingResponse):
+    """Keeps only the size of each write, so that nothing it holds keeps the bytes alive."""
+
+    async def write(self, data: bytes) -> None:
+        self.writes.append((asyncio.get_running_loop().time(), bytes(len(data) and 1), False))
+
+
+async def test_a_waiting_stream_holds_no_bytes_it_has_sent() -> None:
+    # W3's open streams: the first event (the role chunk, the largest) and the last write must not stay alive in
+    # the writer while it waits for the next event.
+    first, later = bytes(100_000), bytes(50_000)
+    held = sys.getrefcount(first), sys.getrefcount(later)
+    queue = [Due(0.0, first, 1), Due(0.05, later, 1), Due(0.3, b"end", 1)]
+
+    def events() -> Iterator[Due]:
+        while queue:
+            yield queue.pop(0)  # what the writer was given, only the writer holds
+
+    start = asyncio.get_running_loop().time()
+    task = asyncio.create_task(write_events(None, LengthsResponse(), events(), start, Outcome()))  # type: ignore[arg-type]
+    await asyncio.sleep(0.15)  # both sent; the writer waits for the last event
+    assert (sys.getrefcount(first), sys.getrefcount(later)) == held
+    await task
+
+
+async def test_a_stream_keeps_its_headers_as_bytes_only_once_sent(aiohttp_client: Any) -> None:
+    kept: list[int] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = writer.EventStreamResponse(headers={"x-request-id": "req_1", "openai-version": "2020-10-01"})
+        await response.prepare(request)
+        await response.write(b"data: 1\n\n")
+        kept.append(len(response.headers))  # the mapping is gone: an open stream holds the bytes it sent, not this
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    client = await aiohttp_client(app)
+    reply = await client.get("/")
+    assert (reply.headers["x-request-id"], reply.headers["openai-version"]) == ("req_1", "2020-10-01")
+    assert (await reply.read(), kept) == (b"data: 1\n\n", [0])
