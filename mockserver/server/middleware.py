@@ -1,5 +1,5 @@
 """The middleware around every route: it times the request, checks keys first, journals API requests, turns
-every failure into the API's error envelope, and logs one line per request."""
+every failure into the API's error envelope, sends a whole answer, and then logs one line per request."""
 
 from __future__ import annotations
 
@@ -52,17 +52,17 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             await asyncio.sleep(0)
         response = await handler(request)
         status = response.status
-        return response
+        return await _sent(request, response)
     except ApiError as exc:
         status = exc.status
         exchange.error = exc
         exchange.retry_after = retry_after_seconds(exc.headers)
         exchange.should_retry = exc.headers.get("x-should-retry")
-        return exc.response(base_headers(exchange))
+        return await _sent(request, exc.response(base_headers(exchange)))
     except web.HTTPException as exc:
         error = exchange.error = _http_error(request, exc)
         status = error.status
-        return error.response(base_headers(exchange))
+        return await _sent(request, error.response(base_headers(exchange)))
     except ConnectionCut:
         if request.transport is not None:
             request.transport.close()
@@ -78,11 +78,23 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         # A bug: say so in the log, and still answer in the API's format.
         log.exception("unexpected error answering %s %s", request.method, request.path)
         status = 500
-        return ApiError(500, _BUG, "server_error").response(base_headers(exchange))
+        return await _sent(request, ApiError(500, _BUG, "server_error").response(base_headers(exchange)))
     finally:
         if task is not None:
             state.in_flight.discard(task)
         finish(request, exchange, status)
+
+
+async def _sent(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """A whole answer, sent before the request's journal entry and log line are written: those are not the
+    client's to wait for (aiohttp would send it after the middleware returns)."""
+    if isinstance(response, web.Response) and not response.prepared:
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client left: aiohttp meets it again when it ends the response, and closes the connection
+    return response
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> ApiError:

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..engine.ask import Ask
@@ -168,16 +169,14 @@ def _items(plan: Plan, choice: int, envelope: Envelope, style: _Style, opens: in
             assert chunk.tool is not None
             call_id = envelope.call_ids[choice][chunk.tool]
             items[position] = _tool_header(plan, chunk, call_id, position == opens, style)
-    if choice:
-        index = str(choice).encode()
-        items = [index + item[1:] for item in items]
-    return items
+    return [_indexed(item, choice) for item in items] if choice else items
 
 
-def _opening(plan: Plan, style: _Style, opens: int | None) -> bytes | None:
-    """The role chunk's item, or None when the answer opens with a tool call (the role travels in it). With
-    logprobs, its empty list is the one the answer fills: `content`, or `refusal` for a refusal."""
-    first = plan.chunks[opens].kind if opens is not None else CONTENT
+@lru_cache(maxsize=256)
+def _opening(first: str, style: _Style) -> bytes | None:
+    """The role chunk's item for an answer whose first chunk is of kind `first`, or None when that is a tool call
+    (the role travels in it). With logprobs, its empty list is the one the answer fills: `content`, or `refusal`
+    for a refusal. The same bytes for every request of a style: made once, shared by every stream."""
     if first == TOOL_CALL:
         return None
     if first == REFUSAL:
@@ -187,19 +186,29 @@ def _opening(plan: Plan, style: _Style, opens: int | None) -> bytes | None:
     return style.item(delta, "role", logprobs if style.top is not None else b"null")
 
 
+@lru_cache(maxsize=256)
+def _finish(style: _Style, choice: int, reason: str) -> bytes:
+    """A choice's finish chunk, after the head (its index included)."""
+    return str(choice).encode() + style.item(b"{}", f"finish:{choice}", finish=json_str(reason).encode())[1:]
+
+
+def _indexed(item: bytes, choice: int) -> bytes:
+    """An item of choice 0 as another choice's (an item starts with its choice's index, 0)."""
+    return str(choice).encode() + item[1:] if choice else item
+
+
 def _choice_events(
     plan: Plan, choice: int, head: bytes, envelope: Envelope, style: _Style, single: bool, hide: bool
 ) -> Iterator[tuple[float, int, bytes, int, FaultKind | None]]:
     """One choice's events: (due, order, bytes, chunks, ending). Its finish chunk is the last; the usage
     chunk and `[DONE]` are the caller's. With `single`, each chunk is an event of its own, so that choices
     interleave chunk by chunk. With `hide`, reasoning chunks send nothing: their time passes in silence."""
-    index = str(choice).encode()
     chunks = plan.chunks
     hide = hide and plan.answer.memo.get(_REASONS, None, lambda: any(c.kind == REASONING for c in plan.answer.chunks))
     opens = next((i for i, chunk in enumerate(chunks) if not (hide and chunk.kind == REASONING)), None)
     items = _items(plan, choice, envelope, style, opens)
-    opening = _opening(plan, style, opens)
-    role = index + opening[1:] if opening is not None else b""  # the role chunk, after the head
+    opening = _opening(chunks[opens].kind if opens is not None else CONTENT, style)
+    role = _indexed(opening, choice) if opening is not None else b""  # the role chunk, after the head
     order = 0  # counts this choice's events: equal times keep choices in step, event by event
     for at, first, last, fault in plan.events:
         order += 1
@@ -221,9 +230,8 @@ def _choice_events(
             return
         else:
             yield at, order, fault.raw, 0, None
-    finish = style.item(b"{}", f"finish:{choice}", finish=json_str(plan.finish_reason).encode())
     opened = opens is not None or not role
-    data = (b"" if opened else head + role) + head + index + finish[1:]
+    data = (b"" if opened else head + role) + head + _finish(style, choice, plan.finish_reason)
     yield plan.finish_at, order + 1, data, 1 + (not opened), None
 
 
