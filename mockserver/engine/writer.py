@@ -84,9 +84,27 @@ async def _write_joined(response: web.StreamResponse, parts: list[bytes]) -> int
 
 
 async def sleep_until(deadline: float) -> None:
-    delay = deadline - asyncio.get_running_loop().time()
-    if delay > 0:
-        await asyncio.sleep(delay)
+    loop = asyncio.get_running_loop()
+    if deadline > loop.time():
+        await _wait_until(loop, deadline)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def _wait_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+    """Wait for the loop time `deadline`: one timer set at the deadline itself. (`asyncio.sleep` takes a delay,
+    reads the clock again to set its timer and cancels it after it has fired: a stream's every timed event paid
+    for that.)"""
+    waiter = loop.create_future()
+    timer = loop.call_at(deadline, _wake, waiter)
+    try:
+        await waiter
+    except asyncio.CancelledError:
+        timer.cancel()  # a stream whose client left holds no timer until its next event was due
+        raise
 
 
 async def write_events(
@@ -128,7 +146,7 @@ async def write_events(
                         if token_now:
                             outcome.first_token, token_now = now - outcome.origin, False
                         due_chunks = 0
-                    await asyncio.sleep(delay)
+                    await _wait_until(loop, start + at)
                 passed = at
             due_now.append(data)
             due_chunks += chunks

@@ -140,3 +140,15 @@ async def test_a_stream_keeps_its_headers_as_bytes_only_once_sent(aiohttp_client
     reply = await client.get("/")
     assert (reply.headers["x-request-id"], reply.headers["openai-version"]) == ("req_1", "2020-10-01")
     assert (await reply.read(), kept) == (b"data: 1\n\n", [0])
+
+
+async def test_a_stream_cancelled_while_it_waits_leaves_no_timer() -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    events = [Due(0.0, b"a", 1), Due(3600.0, b"b", 1)]  # the next event an hour away
+    task = asyncio.create_task(write_events(None, RecordingResponse(write_cost=0), events, start, Outcome()))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    pending = [timer for timer in loop._scheduled if not timer.cancelled()]  # type: ignore[attr-defined]
+    assert all(timer.when() < start + 60 for timer in pending)  # nothing holds the stream for the hour
