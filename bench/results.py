@@ -22,7 +22,7 @@ NAMES = {
     "mockserver-asyncio": "mockserver, asyncio loop",
     "baseline-aiohttp-coalesce": "bare aiohttp, coalesced",
     "baseline-aiohttp": "bare aiohttp, one write per chunk",
-    "same-bytes": "bare aiohttp, coalesced, mockserver's bytes",
+    "same-bytes": "bare aiohttp, same bytes",
     "baseline-aiohttp-uvloop": "bare aiohttp, uvloop",
     "aimock": "aimock (Node)",
     "w5-baseline": "bare aiohttp, coalesced (W5 turns)",
