@@ -9,7 +9,7 @@
 
 RESULTS_DIR is the folder bench/run.sh wrote (--out). --doc rewrites the part of a Markdown file between
 `<!-- results:begin -->` and `<!-- results:end -->`; --save copies the raw JSON results (no server logs, absolute
-paths cut to their last part) so that the charts can be drawn again from them. Every ratio is mockserver's median
+paths cut to their last part; several runs as the rounds of one) so that the charts can be drawn again from them. Every ratio is mockserver's median
 over the median of the target it is measured against, both from the same run. Stdlib only.
 """
 
@@ -41,6 +41,7 @@ from results import (
     Metric,
     Results,
     name,
+    round_number,
 )
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -240,20 +241,36 @@ def scrubbed(value: object) -> object:
 
 
 def save(results: Results, into: Path) -> int:
-    """Copy the raw JSON results (and the run's wall time) to `into`; the number of files copied."""
+    """Copy the raw JSON results (and the run's wall time) to `into`; the number of files copied. Several folders
+    are saved as the rounds of one run: each one's rounds numbered on from the folder before it, the summaries'
+    repeats and the wall times added up."""
     copied = 0
     for part in ("suite", "w3-big", "w5"):
         if (into / part).exists():
             shutil.rmtree(into / part)
-        for source in sorted((results.folder / part).glob("**/*.json")):
-            target = into / source.relative_to(results.folder)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(scrubbed(json.loads(source.read_text())), indent=1) + "\n")
+        rounds: dict[tuple[str, str], int] = {}  # (target, workload): the rounds saved so far
+        for folder in results.folders:
+            base = dict(rounds)
+            for source in sorted((folder / part).glob("*/*-r*.json"), key=round_number):
+                target, workload = source.parent.name, source.name.split("-r")[0]
+                number = base.get((target, workload), 0) + round_number(source)
+                rounds[target, workload] = max(rounds.get((target, workload), 0), number)
+                copied += _copy(source, into / part / target / f"{workload}-r{number}.json")
+        summary = results.meta(part)
+        if summary:
+            (into / part).mkdir(parents=True, exist_ok=True)
+            (into / part / "summary.json").write_text(json.dumps(scrubbed(summary), indent=1) + "\n")
             copied += 1
-    wall = results.folder / "wall-time.txt"
-    if wall.exists():
-        shutil.copyfile(wall, into / "wall-time.txt")
+    wall = results.wall_time()
+    if wall is not None:
+        (into / "wall-time.txt").write_text(f"# wall time of the run: {wall} s\n")
     return copied
+
+
+def _copy(source: Path, target: Path) -> int:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(scrubbed(json.loads(source.read_text())), indent=1) + "\n")
+    return 1
 
 
 def main() -> None:
@@ -267,8 +284,6 @@ def main() -> None:
     parser.add_argument("--save", default=None, help="copy the raw JSON results to this folder")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a target is missed")
     args = parser.parse_args()
-    if args.save and len(args.results) > 1:
-        parser.error("--save copies one folder")
     results = Results(*args.results)
     print(markdown(results, args.target) if args.markdown else text(results, args.target))
     if args.doc:

@@ -148,6 +148,19 @@ def test_the_doc_section_and_the_saved_results(
     assert json.loads((saved / "w5" / "summary.json").read_text())["args"]["python"] == "python"
 
 
+def test_several_folders_are_saved_as_the_rounds_of_one_run(
+    bench: dict[str, ModuleType], results_dir: Path, tmp_path: Path
+) -> None:
+    saved = tmp_path / "saved"
+    results = bench["results"].Results(results_dir, results_dir)
+    bench["report"].save(results, saved)
+    rounds = sorted(path.name for path in (saved / "suite" / "mockserver").glob("w1-r*.json"))
+    assert rounds == ["w1-r1.json", "w1-r2.json", "w1-r3.json", "w1-r4.json"]  # the second folder's numbered on
+    again = bench["results"].Results(saved)
+    assert report_lines(bench, saved) == report_lines(bench, results_dir)
+    assert again.meta("suite")["repeats"] == 4 and again.wall_time() == 1508
+
+
 def test_the_charts_are_svg_made_again_byte_for_byte(bench: dict[str, ModuleType], results_dir: Path) -> None:
     results = bench["results"].Results(results_dir)
     drawn = bench["charts"].charts(results)
