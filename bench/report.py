@@ -9,8 +9,9 @@
 
 RESULTS_DIR is the folder bench/run.sh wrote (--out). --doc rewrites the part of a Markdown file between
 `<!-- results:begin -->` and `<!-- results:end -->`; --save copies the raw JSON results (no server logs, absolute
-paths cut to their last part; several runs as the rounds of one) so that the charts can be drawn again from them. Every ratio is mockserver's median
-over the median of the target it is measured against, both from the same run. Stdlib only.
+paths cut to their last part; several runs as the rounds of one) so that the charts can be drawn again from
+them. Every ratio is mockserver's median over the median of the target it is measured against, both from the
+same run. Stdlib only.
 """
 
 from __future__ import annotations
