@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from served import mockserver
+from served import cpu_seconds, mockserver, quantile
 
 SCENARIOS = """
 scenarios:
@@ -43,16 +42,6 @@ TTFT_S, INTERVAL_S = 0.1, 0.1
 SERVE_OPTIONS = ["--log-level", "warning", "--journal-size", "5000"]  # the journal keeps a whole round
 BODY = {"model": "feed-load", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 PROBE = {"model": "feed-probe", "messages": [{"role": "user", "content": "hi"}]}
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def quantile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
 async def stream(host: str, port: int, lateness: list[float], gaps: list[float]) -> None:

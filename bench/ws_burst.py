@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from served import mockserver
+from served import cpu_seconds, mockserver, quantile
 
 CHUNKS = ", ".join(['"tok "'] * 40)
 SCENARIOS = f"""
@@ -34,16 +33,6 @@ scenarios:
 """
 BODY = {"model": "burst", "input": "Next step?", "store": False}
 SERVE_OPTIONS = ["--speed", "0", "--log-level", "warning", "--journal-size", "100"]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def quantile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 async def over_websocket(session: aiohttp.ClientSession, root: str, turns: int) -> list[float]:

@@ -65,6 +65,18 @@ def problems(text: str) -> list[str]:
     return [str(problem) for problem in load_text(text, "s.yaml").problems]
 
 
+async def error_of(response: Any, status: int | None = None, more: bool = False) -> dict[str, Any]:
+    """The error object of an answer in the API's envelope, `{"error": {message, type, param, code}}` — with
+    nothing else, or `more` keys after those four (the control API's `problems`); its status checked when given."""
+    if status is not None:
+        assert response.status == status, await response.text()
+    data = await response.json()
+    keys = list(data["error"]) if list(data) == ["error"] else []
+    assert (keys[:4] if more else keys) == ["message", "type", "param", "code"], data
+    error: dict[str, Any] = data["error"]
+    return error
+
+
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())

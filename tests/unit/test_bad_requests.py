@@ -5,16 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import USER, validate_openapi
+from helpers import USER, error_of, validate_openapi
 
 SCENARIOS = "scenarios:\n  - {name: default, text: ok}\n"
-
-
-async def error_of(response: Any) -> dict[str, Any]:
-    data = await response.json()
-    assert list(data) == ["error"]
-    assert list(data["error"]) == ["message", "type", "param", "code"]
-    return data["error"]
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import validate_openapi, validate_sdk
+from helpers import error_of, validate_openapi, validate_sdk
 from openai.types.conversations import Conversation, ConversationDeletedResource, ConversationItemList
 
 from mockserver.testing import make_app
@@ -27,12 +27,6 @@ async def client(aiohttp_client: Any) -> Any:
 async def ok(response: Any) -> Any:
     assert response.status == 200, await response.text()
     return await response.json()
-
-
-async def error_of(response: Any, status: int) -> dict[str, Any]:
-    assert response.status == status, await response.text()
-    error: dict[str, Any] = (await response.json())["error"]
-    return error
 
 
 async def test_a_conversation_from_creation_to_deletion(client: Any) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import validate_openapi, validate_sdk
+from helpers import error_of, validate_openapi, validate_sdk
 from openai.types.responses import Response, ResponseItemList
 from openai.types.responses.input_token_count_response import InputTokenCountResponse
 
@@ -39,12 +39,6 @@ async def create(client: Any, prefix: str = "", **body: Any) -> dict[str, Any]:
 
 def sdk_view(response: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in response.items() if key != "store"}
-
-
-async def error_of(response: Any, status: int) -> dict[str, Any]:
-    assert response.status == status, await response.text()
-    error: dict[str, Any] = (await response.json())["error"]
-    return error
 
 
 # --- GET, DELETE ------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import USER
+from helpers import USER, error_of
 
 SCENARIOS = "scenarios:\n  - {name: default, text: ok}\n  - {name: gpt-4o, text: a scenario named like a model}\n"
 
@@ -111,12 +111,6 @@ CHAT_CASES: list[tuple[dict[str, Any], str | None, str | None, str]] = [
     ({**chat(max_completion_tokens=40000), "model": "gpt-4.1-mini"}, "max_completion_tokens", "invalid_value", "max_completion_tokens is too large: 40000. This model supports at most 32768 completion tokens, whereas you provided 40000."),
     ({**chat(max_tokens=100), "model": "o3"}, "max_tokens", "unsupported_parameter", "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."),
 ]  # fmt: skip
-
-
-async def error_of(response: Any) -> dict[str, Any]:
-    data = await response.json()
-    assert list(data) == ["error"] and list(data["error"]) == ["message", "type", "param", "code"]
-    return data["error"]
 
 
 @pytest.mark.parametrize(("body", "param", "code", "message"), CHAT_CASES, ids=[case[3][:60] for case in CHAT_CASES])
