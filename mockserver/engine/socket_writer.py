@@ -13,7 +13,7 @@ import struct
 from collections.abc import Awaitable, Callable, Iterable
 
 from ..scenario.hangups import NO_CODE  # closed with a close frame that carries no code
-from .writer import DISCONNECTED, Due, Outcome
+from .writer import DISCONNECTED, Due, Outcome, sleep_until
 
 TEXT, BINARY, CLOSE, PING = 0x1, 0x2, 0x8, 0x9
 
@@ -87,7 +87,7 @@ async def send_events(
                         outcome.first_token, token_now = now - outcome.origin, False
                     due_now.clear()
                     due_chunks = 0
-                await asyncio.sleep(delay)
+                await sleep_until(start + at)
             passed = at
         if data:
             due_now.append(frames(data, chunks))

@@ -188,8 +188,8 @@ def _opening(first: str, style: _Style) -> bytes | None:
 
 @lru_cache(maxsize=256)
 def _finish(style: _Style, choice: int, reason: str) -> bytes:
-    """A choice's finish chunk, after the head (its index included)."""
-    return str(choice).encode() + style.item(b"{}", f"finish:{choice}", finish=json_str(reason).encode())[1:]
+    """A choice's finish chunk, after the head."""
+    return _indexed(style.item(b"{}", f"finish:{choice}", finish=json_str(reason).encode()), choice)
 
 
 def _indexed(item: bytes, choice: int) -> bytes:

@@ -30,8 +30,8 @@ _FUNCTION_TOOL_KEYS = (
 )
 _CHAT_TOOL_TYPES = ("function", "custom")
 # As the live API lists them for `response_format.type` (measured).
-_FORMAT_TYPES: tuple[FormatType, ...] = ("json_object", "json_schema", "text")
-_TEXT_FORMAT_TYPES: tuple[FormatType, ...] = ("text", "json_schema", "json_object")
+_FORMAT_TYPES = ("json_object", "json_schema", "text")
+_TEXT_FORMAT_TYPES = ("text", "json_schema", "json_object")
 
 
 def check_name(name: Any, param: str) -> str:
@@ -138,14 +138,7 @@ def chat_tools(body: Mapping[str, Any]) -> tuple[Tool, ...]:
     tools = []
     for index, entry in enumerate(body.get("tools") or ()):
         where = f"tools[{index}]"
-        if not isinstance(entry, Mapping):
-            raise wrong_type(where, "an object", entry)
-        kind = entry.get("type")
-        if kind is None:
-            raise missing(f"{where}.type")
-        if kind not in _CHAT_TOOL_TYPES:
-            raise not_supported(kind, f"{where}.type", _CHAT_TOOL_TYPES)
-        if kind != "function":
+        if _kind(entry, where, _CHAT_TOOL_TYPES) != "function":
             continue
         function = entry.get("function")
         if function is None:
@@ -258,7 +251,7 @@ def chat_output(body: Mapping[str, Any]) -> OutputFormat:
     value = body.get("response_format")
     if value is None:
         return TEXT
-    kind = _format_kind(value, "response_format", _FORMAT_TYPES)
+    kind = cast(FormatType, _kind(value, "response_format", _FORMAT_TYPES))
     if kind != "json_schema":
         return OutputFormat(kind)
     spec = value.get("json_schema")
@@ -279,7 +272,7 @@ def responses_output(body: Mapping[str, Any]) -> OutputFormat:
     value = text.get("format") if isinstance(text, Mapping) else None
     if value is None:
         return TEXT
-    kind = _format_kind(value, "text.format", _TEXT_FORMAT_TYPES)
+    kind = cast(FormatType, _kind(value, "text.format", _TEXT_FORMAT_TYPES))
     if kind != "json_schema":
         return OutputFormat(kind)
     name = check_name(value.get("name"), "text.format.name")
@@ -291,8 +284,9 @@ def responses_output(body: Mapping[str, Any]) -> OutputFormat:
     return OutputFormat("json_schema", name, schema, strict)
 
 
-def _format_kind(value: Any, where: str, kinds: tuple[FormatType, ...]) -> FormatType:
-    """A format object's `type`, checked as both APIs check it: an object, with a type they know."""
+def _kind(value: Any, where: str, kinds: Sequence[str]) -> str:
+    """The `type` of a typed object (a tool, a format), checked as the API checks it: an object, with a type it
+    knows."""
     if not isinstance(value, Mapping):
         raise wrong_type(where, "an object", value)
     kind = value.get("type")
@@ -300,7 +294,7 @@ def _format_kind(value: Any, where: str, kinds: tuple[FormatType, ...]) -> Forma
         raise missing(f"{where}.type")
     if kind not in kinds:
         raise not_supported(kind, f"{where}.type", kinds)
-    return cast(FormatType, kind)
+    return str(kind)
 
 
 def _closed_format(name: str, schema: Mapping[str, Any] | None, strict: bool, param: str, code: str | None) -> None:

@@ -110,17 +110,24 @@ async def test_a_waiting_stream_holds_no_bytes_it_has_sent() -> None:
     # the writer while it waits for the next event.
     first, later = bytes(100_000), bytes(50_000)
     held = sys.getrefcount(first), sys.getrefcount(later)
-    queue = [Due(0.0, first, 1), Due(0.05, later, 1), Due(0.3, b"end", 1)]
+    queue = [Due(0.0, first, 1), Due(0.05, later, 1), Due(3600.0, b"end", 1)]
 
     def events() -> Iterator[Due]:
         while queue:
             yield queue.pop(0)  # what the writer was given, only the writer holds
 
+    response = LengthsResponse()
     start = asyncio.get_running_loop().time()
-    task = asyncio.create_task(write_events(None, LengthsResponse(), events(), start, Outcome()))  # type: ignore[arg-type]
-    await asyncio.sleep(0.15)  # both sent; the writer waits for the last event
-    assert (sys.getrefcount(first), sys.getrefcount(later)) == held
-    await task
+    task = asyncio.create_task(write_events(None, response, events(), start, Outcome()))  # type: ignore[arg-type]
+    for _ in range(1000):  # both sent, however busy the machine; then the writer waits an hour for the last event
+        if len(response.writes) == 2:
+            break
+        await asyncio.sleep(0.01)
+    try:
+        assert (len(response.writes), sys.getrefcount(first), sys.getrefcount(later)) == (2, *held)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_a_stream_keeps_its_headers_as_bytes_only_once_sent(aiohttp_client: Any) -> None:
