@@ -50,8 +50,8 @@ def free_port() -> int:
         return port
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+def wait_ready(port: int, proc: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"the server exited ({proc.returncode})")
@@ -60,7 +60,7 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
                 return
         except OSError:
             time.sleep(0.1)
-    raise SystemExit("the server did not listen within 30 s")
+    raise SystemExit(f"the server did not listen within {seconds:g} s")
 
 
 def drive(port: int, body: bytes, count: int, concurrency: int) -> float:

@@ -110,6 +110,8 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Made once: `json.loads` with hooks builds a decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_unique)
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
@@ -120,7 +122,7 @@ def parse_json(raw: bytes) -> Any:
     deeper than the parser goes, so that every caller's one `except ValueError` refuses it."""
     text = raw.decode("utf-8")
     try:
-        body = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique)
+        body = _DECODER.decode(text)
     except RecursionError:
         raise ValueError("the JSON is nested too deeply") from None
     if _ESCAPED_SURROGATE.search(text):  # rare: check the decoded text only when an escaped surrogate is there

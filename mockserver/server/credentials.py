@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from multidict import CIMultiDictProxy
 
@@ -90,6 +91,7 @@ def check_admin(header: str | None, token: str | None) -> None:
         )
 
 
+@lru_cache(maxsize=256)  # the same few names come with every request; a client's own names are bounded in size
 def is_credential(name: str) -> bool:
     """Whether a (lower-case) header name carries a credential."""
     return name in CREDENTIAL_HEADERS or _CREDENTIAL_NAME.search(name) is not None

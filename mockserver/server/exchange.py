@@ -24,6 +24,7 @@ from .state import STATE
 log = logging.getLogger("mockserver")
 
 OPENAI_VERSION = "2020-10-01"
+_SHOULD_RETRY = {"true": True, "false": False}  # the x-should-retry header, for the journal
 
 
 @dataclass(slots=True)
@@ -92,7 +93,7 @@ def finish(request: web.Request, exchange: Exchange, status: int | None) -> None
         entry.chaos = exchange.chaos
         entry.stall_ms = round(stalled * 1000, 3) if stalled else None
         entry.retry_after = exchange.retry_after
-        entry.should_retry = {"true": True, "false": False}.get(exchange.should_retry or "")
+        entry.should_retry = _SHOULD_RETRY.get(exchange.should_retry or "")
         entry.rate_limit = exchange.rate_limit
         _time_entry(entry, exchange, elapsed)
         request.app[STATE].journal.account(entry)

@@ -144,7 +144,7 @@ def kept_body(raw: bytes) -> bytes | str:
 
 
 def _headers_cost(headers: dict[str, str]) -> int:
-    return sum(len(name) + len(value) for name, value in headers.items())
+    return sum(map(len, headers)) + sum(map(len, headers.values()))
 
 
 class Journal:

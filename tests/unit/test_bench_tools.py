@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import shutil
+import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -18,6 +20,16 @@ import pytest
 from mockserver import load_paths
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
+SCRIPTS = (
+    "results",
+    "report",
+    "charts",
+    "w5_agent_loop",
+    "w5_baseline",
+    "same_bytes",
+    "request_profile",
+    "instructions",
+)
 W5_TURNS = ["bench-w5-weather", "bench-w5-time", "bench-w5-answer", "bench-w5-follow-up"]
 
 
@@ -26,13 +38,10 @@ def bench() -> dict[str, ModuleType]:
     """The bench scripts as modules (bench/ is on the path only while they are imported)."""
     sys.path.insert(0, str(BENCH))
     try:
-        return {
-            name: importlib.import_module(name)
-            for name in ("results", "report", "charts", "w5_agent_loop", "w5_baseline", "same_bytes")
-        }
+        return {name: importlib.import_module(name) for name in SCRIPTS}
     finally:
         sys.path.remove(str(BENCH))
-        for name in ("results", "report", "charts", "w5_agent_loop", "w5_baseline", "same_bytes"):
+        for name in SCRIPTS:
             sys.modules.pop(name, None)
 
 
@@ -222,3 +231,41 @@ async def w5_run(bench: dict[str, ModuleType], base_url: str) -> dict[str, Any]:
     )
     result: dict[str, Any] = await bench["w5_agent_loop"].run(args)
     return result
+
+
+def test_instructions_starts_each_target_as_the_bench_does(bench: dict[str, ModuleType], tmp_path: Path) -> None:
+    script = bench["instructions"]
+    args = argparse.Namespace(
+        target="mockserver", python="py", scenarios="s.yaml", loop="asyncio", serve_options="--log-level warning"
+    )
+    serve = ["py", "-m", "mockserver", "serve", "--port", "9", "--scenarios", "s.yaml", "--loop", "asyncio"]
+    assert script.command(args, 9) == [*serve, "--log-level", "warning"]
+    args.loop, args.serve_options = "", ""  # serve's own choice of loop
+    assert script.command(args, 9) == serve[:-2]
+    args.target, args.suite = "coalesce", "suite"
+    assert script.command(args, 9) == [
+        "py",
+        str(Path("suite/baselines/baseline_aiohttp.py")),
+        "--port",
+        "9",
+        "--coalesce",
+    ]
+    args.target, args.suite = "baseline", None
+    with pytest.raises(SystemExit, match="needs --suite"):
+        script.command(args, 9)
+    dump = tmp_path / "callgrind.out.1"
+    dump.write_text("events: Ir\nsummary: 0\nfn=x\n1 5\ntotals: 123456\n")
+    assert script.totals(dump) == 123456
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instructions_counts_a_request_the_same_twice() -> None:
+    """The point of counting instructions: two runs agree within a fraction of a percent, on a busy machine too."""
+    command = [sys.executable, str(BENCH / "instructions.py"), "--workload", "w4", "--requests", "20"]
+    counts = [
+        json.loads(subprocess.run(command, capture_output=True, text=True, timeout=300, check=True).stdout)
+        for _ in range(2)
+    ]
+    first, second = (count["instructions_per_request"] for count in counts)
+    assert counts[0]["requests"] == 20 and first > 100_000
+    assert abs(first - second) < first * 0.01
