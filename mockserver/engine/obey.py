@@ -126,7 +126,7 @@ def schema_in_text(text: str) -> Mapping[str, Any] | None:
             return None
         try:
             value, _end = decoder.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser
             value = None
         if isinstance(value, dict) and isinstance(value.get("properties"), dict):
             return value

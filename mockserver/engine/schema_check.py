@@ -18,6 +18,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
 }
 _BUDGET = 20_000  # schema nodes visited for one value, at most
+_DEEPEST = 64  # schemas within schemas (references that lead back, values nested deep), checked at most this deep
 
 
 def resolve(node: Any, root: Any) -> Mapping[str, Any]:
@@ -62,7 +63,9 @@ def _type_of(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def _is(value: Any, kind: str) -> bool:
+def _is(value: Any, kind: Any) -> bool:
+    if not isinstance(kind, str):
+        return False  # not a type name: nothing is of it
     if kind == "null":
         return value is None
     if isinstance(value, bool):
@@ -76,13 +79,21 @@ class _Checker:
     def __init__(self, root: Any) -> None:
         self.root = root
         self.budget = _BUDGET
+        self.depth = 0
 
     def problem(self, value: Any, node: Any, path: str) -> str | None:
         self.budget -= 1
-        if self.budget < 0:
-            return None  # too large to check: no note rather than a slow answer
+        if self.budget < 0 or self.depth > _DEEPEST:
+            return None  # too large (or too self-referring) to check: no note rather than a slow answer
         if node is False:
             return f"{path}: no value is allowed here"
+        self.depth += 1
+        try:
+            return self._problem(value, node, path)
+        finally:
+            self.depth -= 1
+
+    def _problem(self, value: Any, node: Any, path: str) -> str | None:
         schema = resolve(node, self.root)
         found = self.own(value, schema, path)
         if found:
@@ -91,7 +102,7 @@ class _Checker:
             options = schema.get(key)
             if isinstance(options, list) and options and all(self.problem(value, o, path) for o in options):
                 return f"{path}: matches none of the {key} alternatives"
-        for option in schema.get("allOf") or ():
+        for option in listed(schema, "allOf"):
             found = self.problem(value, option, path)
             if found:
                 return found
@@ -122,8 +133,8 @@ class _Checker:
         if isinstance(value, dict):
             properties = schema.get("properties")
             properties = properties if isinstance(properties, Mapping) else {}
-            for key in schema.get("required") or ():
-                if key not in value:
+            for key in listed(schema, "required"):
+                if isinstance(key, str) and key not in value:
                     return f"{path}: '{key}' is required"
             for key, item in value.items():
                 if key in properties:

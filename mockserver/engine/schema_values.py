@@ -11,6 +11,7 @@ minimum length, a nullable choice becomes null. `pattern` is not followed (no re
 from __future__ import annotations
 
 import json
+import math
 import random
 import uuid
 from collections.abc import Mapping
@@ -53,6 +54,8 @@ _DEEPEST = 48  # below this, nothing more is made (a schema that cannot end)
 _MAX_ITEMS = 64  # an array is never longer than this, whatever minItems says
 _MAX_LENGTH = 4096  # nor a string
 _BUDGET = 10_000  # values made for one document, at most
+_DEEPEST_ALL_OF = 8  # allOf inside allOf, folded at most this deep
+_MOST_STEPS = 2**53  # more multiples than this between the bounds: the bound itself is the value
 
 
 def generate(schema: Any, seed: int = 0) -> Any:
@@ -61,18 +64,24 @@ def generate(schema: Any, seed: int = 0) -> Any:
     return _Maker(schema, random.Random(f"{seed}:{key}")).value(schema, 0)
 
 
-def _merged(schema: Mapping[str, Any], root: Any) -> Mapping[str, Any]:
-    """`allOf` folded into one schema (properties and required lists joined)."""
+def _merged(schema: Mapping[str, Any], root: Any, depth: int = 0) -> Mapping[str, Any]:
+    """`allOf` folded into one schema (properties and required lists joined). An `allOf` that refers back to
+    itself is folded a few times, not forever."""
     parts = schema.get("allOf")
-    if not isinstance(parts, list) or not parts:
-        return schema
     merged: dict[str, Any] = {key: value for key, value in schema.items() if key != "allOf"}
+    if not isinstance(parts, list) or not parts or depth > _DEEPEST_ALL_OF:
+        return merged if "allOf" in schema else schema
     for part in parts:
-        part = _merged(resolve(part, root), root)
-        properties = {**(part.get("properties") or {}), **(merged.get("properties") or {})}
-        required = [*(part.get("required") or []), *(merged.get("required") or [])]
+        part = _merged(resolve(part, root), root, depth + 1)
+        properties = {**_properties(part), **_properties(merged)}
+        required = [key for key in (*listed(part, "required"), *listed(merged, "required")) if isinstance(key, str)]
         merged = {**part, **merged, "properties": properties, "required": list(dict.fromkeys(required))}
     return merged
+
+
+def _properties(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    properties = schema.get("properties")
+    return properties if isinstance(properties, Mapping) else {}
 
 
 def _kind(schema: Mapping[str, Any], deep: bool) -> str | None:
@@ -134,9 +143,8 @@ class _Maker:
         return next((option for option in options if option not in nulls), options[0])
 
     def object(self, schema: Mapping[str, Any], depth: int, deep: bool) -> dict[str, Any]:
-        properties = schema.get("properties")
-        properties = properties if isinstance(properties, Mapping) else {}
-        required = [key for key in schema.get("required") or () if isinstance(key, str)]
+        properties = _properties(schema)
+        required = [key for key in listed(schema, "required") if isinstance(key, str)]
         result: dict[str, Any] = {}
         for key, node in properties.items():
             if key in required or not deep:
@@ -170,7 +178,7 @@ class _Maker:
         step = schema.get("multipleOf")
         if isinstance(step, int) and not isinstance(step, bool) and step > 0:
             first = -(-int(low) // step) * step
-            choices = (high - first) // step
+            choices = min((high - first) // step, _MOST_STEPS)
             return int(first + step * self.rng.randint(0, int(max(choices, 0))))
         first, last = int(-(-low // 1)), int(high // 1)
         return self.rng.randint(first, last) if first <= last else first
@@ -180,7 +188,10 @@ class _Maker:
         step = schema.get("multipleOf")
         if isinstance(step, (int, float)) and not isinstance(step, bool) and step > 0:
             first = -(-low // step) * step
-            return float(first + step * self.rng.randint(0, max(int((high - first) // step), 0)))
+            choices = (high - first) / step
+            if not math.isfinite(first) or not 0 <= choices <= _MOST_STEPS:  # a step too fine to count in
+                return low
+            return float(first + step * self.rng.randint(0, int(choices)))
         value = round(self.rng.uniform(low, high), 1)
         return value if low <= value <= high else low
 
@@ -206,8 +217,14 @@ def _range(schema: Mapping[str, Any], gap: float) -> tuple[float, float]:
     bounds, a small positive range."""
 
     def bound(key: str) -> float | None:
+        """A bound as a float; one beyond floats (an integer of 400 digits) bounds nothing a value could reach."""
         value = schema.get(key)
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
+        try:
+            return float(value)
+        except OverflowError:
+            return None
 
     low = bound("minimum")
     high = bound("maximum")

@@ -75,7 +75,7 @@ def captures(path: Path) -> Iterator[Capture]:
     if stripped.startswith(b"{"):
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser
             data = None
         if isinstance(data, Mapping) and isinstance(data.get("log"), Mapping):
             yield from _har(data["log"], name)
@@ -119,7 +119,7 @@ def _har(log: Mapping[str, Any], name: str) -> Iterator[Capture]:
             continue
         try:
             body = json.loads((request.get("postData") or {}).get("text") or "")
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser
             body = None
         content = response.get("content") or {}
         text = content.get("text") or ""
@@ -176,11 +176,11 @@ def take_of(capture: Capture) -> tuple[Take, Ask | None]:
     for event in events:
         try:
             payloads.append(json.loads(event.data))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser
             payloads.append(None)
     try:
         whole = None if stream else json.loads(capture.body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser
         whole = None
     endpoint = capture.endpoint or _endpoint(payloads, whole)
     take = Take(endpoint, stream=stream, status=capture.status, latency=capture.wait_ms)

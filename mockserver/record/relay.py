@@ -98,7 +98,7 @@ class Relay:
             if not isinstance(body, dict):
                 raise ValueError("not a JSON object")
             return wire.parse_request(body), body
-        except (ValueError, zlib.error) as exc:
+        except (ValueError, RecursionError, zlib.error) as exc:
             log.warning("not recording %s: the request body is not JSON (%s)", below, exc)
         except ApiError as exc:
             log.warning("not recording %s: mockserver answers this request itself: %d %s", below, exc.status, exc.code)
@@ -217,7 +217,7 @@ class Relay:
                 url = shown(target(self.upstream, take.endpoint, ""))
                 origin = f"recorded {when:%Y-%m-%d %H:%M:%S} UTC from {request.method} {url}"
                 note = self.recorder.record(take, parsed[0], parsed[1], origin)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser
             note = "not recorded: the answer is not JSON"
         except Exception:  # a bug: the client has its answer all the same
             log.exception("could not record the answer to %s %s", request.method, request.path)

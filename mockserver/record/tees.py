@@ -98,7 +98,7 @@ class StreamTee:
             return
         try:
             payload = json.loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser
             return
         if not isinstance(payload, Mapping):
             return
@@ -348,7 +348,7 @@ def read_error(take: Take, status: int, body: bytes, headers: Mapping[str, str])
     error: dict[str, Any] = {"status": status}
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser
         parsed = None
     fields = _mapping(_mapping(parsed).get("error"))
     if fields:

@@ -25,6 +25,24 @@ _SIGNALS: dict[str, FaultKind] = {"end": "end", "keepalive": "keepalive"}
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP token, used with fullmatch
 
 
+# Headers that say how the answer is framed and sent: a scripted value would contradict the body the server
+# writes (a client then waits for bytes that never come, or reads a cut body).
+FRAMING_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "trailer",
+        "te",
+    }
+)
+MAX_HEADER = 4096  # characters of a scripted header's value
+
+
 def _too_long(value: str | float) -> bool:
     """A number whose text would not fit in a header line (or not be written at all: Python refuses to write an
     integer of over 4300 digits)."""
@@ -216,6 +234,12 @@ class FaultChecks(HangupChecks, StreamItemChecks):
                 )
             elif any(ch in str(header) for ch in "\r\n"):
                 self.fail(line, f"header '{name}' must be on one line")
+            elif name.lower() in FRAMING_HEADERS:
+                self.fail(line, f"header '{name}' frames the answer: the server sets it, a script cannot")
+            elif not all(ch == "\t" or " " <= ch != "\x7f" for ch in str(header)):
+                self.fail(line, f"header '{name}' must not hold control characters")
+            elif len(str(header)) > MAX_HEADER:
+                self.fail(line, f"header '{name}' is longer than {MAX_HEADER:,} characters: clients refuse such a line")
             else:
                 result.append((name.lower(), str(header)))
         return tuple(result)

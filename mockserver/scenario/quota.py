@@ -7,6 +7,7 @@ means and checks it; the counting is the server's (`server/ratelimits.py`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ UNITS = {
 }
 _LIMIT = re.compile(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]+)\s*")
 MAX_COUNT = 10**12
+MAX_WINDOW = 365 * 86400.0  # a longer window would drain at a rate of nothing
+_DIGITS = 20  # past this a count or window cannot be in range (and Python refuses to read 4,300 digits)
 
 
 class QuotaError(ValueError):
@@ -73,9 +76,11 @@ def parse_limit(kind: str, text: Any) -> Limit:
     count, amount, unit = found.groups()
     if unit not in UNITS:
         raise QuotaError(f"unknown window unit {short(unit)} in '{kind}'{hint(unit, list(UNITS))}")
-    window = float(amount or 1) * UNITS[unit]
-    if not 1 <= int(count) <= MAX_COUNT or window <= 0:
-        raise QuotaError(f"'{kind}' must allow at least 1 per window of more than 0 s, got {short(text)}")
+    window = float(amount or 1) * UNITS[unit] if len(amount or "") <= _DIGITS else math.inf
+    if len(count) > _DIGITS or not 1 <= int(count) <= MAX_COUNT or not 0 < window <= MAX_WINDOW:
+        raise QuotaError(
+            f"'{kind}' must allow 1 to {MAX_COUNT:,} per window of more than 0 s and at most a year, got {short(text)}"
+        )
     return Limit(int(count), window, f"{count}/{amount or ''}{unit}")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import zlib
 from collections.abc import Callable
@@ -110,8 +111,18 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e309: it could never be written back as JSON
+        raise ValueError(f"{text} is too large a number")
+    return value
+
+
 # Made once: `json.loads` with hooks builds a decoder on every call.
-_DECODER = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_unique)
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=_unique)
+# Objects and arrays nested deeper than this are refused: the answer's encoders and the schema walkers recurse, and
+# a body nested as deep as the parser goes could not be written back.
+MAX_DEPTH = 128
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
@@ -125,9 +136,27 @@ def parse_json(raw: bytes) -> Any:
         body = _DECODER.decode(text)
     except RecursionError:
         raise ValueError("the JSON is nested too deeply") from None
+    if (
+        isinstance(body, (dict, list))
+        and text.count("[") + text.count("{") > MAX_DEPTH
+        and _deeper_than(body, MAX_DEPTH)
+    ):
+        raise ValueError("the JSON is nested too deeply")
     if _ESCAPED_SURROGATE.search(text):  # rare: check the decoded text only when an escaped surrogate is there
         json.dumps(body, ensure_ascii=False).encode()
     return body
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def duplicate_key(raw: bytes) -> tuple[str, str] | None:

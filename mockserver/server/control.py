@@ -311,7 +311,7 @@ def add_routes(app: web.Application) -> None:
     router.add_delete(PREFIX + "scenarios/{name}", delete_scenario)
     router.add_post(PREFIX + "use", use_scenario)
     router.add_post(PREFIX + "reset", reset)
-    router.add_get(PREFIX + "requests", requests)
+    router.add_get(PREFIX + "requests", requests, allow_head=False)  # streamed: no head without its body
     router.add_get(PREFIX + "requests/{id}", one_request)
     router.add_get(PREFIX + "sessions", sessions)
     router.add_get(PREFIX + "verdicts", verdicts)

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from ..wire import params
+from ..wire.encode import compact
 from ..wire.errors import ApiError, invalid, missing
 from ..wire.ids import hex_token
 from ..wire.responses_request import turns_of
@@ -109,7 +110,7 @@ async def create(request: web.Request) -> web.Response:
     body = await read_json(request, current())
     conversation = Conversation("conv_" + hex_token(state.rng, 48), int(time.time()), _metadata(body))
     conversation.items = _items(body, conversation, required=False)
-    state.store.put(current().session, conversation.id, conversation)
+    state.store.put(current().session, conversation.id, conversation, len(compact(conversation.items)))
     return json_answer(_object(conversation))
 
 
@@ -143,6 +144,7 @@ async def add_items(request: web.Request) -> web.Response:
     conversation = _conversation(request)
     added = _items(await read_json(request, current()), conversation, required=True)
     conversation.items += added
+    request.app[STATE].store.charge(current().session, conversation.id, len(compact(added)))
     first, last = added[0]["id"], added[-1]["id"]
     return json_answer({"object": "list", "data": added, "first_id": first, "last_id": last, "has_more": False})
 

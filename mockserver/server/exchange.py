@@ -125,6 +125,19 @@ def finish(request: web.Request, exchange: Exchange, status: int | None) -> None
     log.info(" ".join(parts))
 
 
+async def sent(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """A whole answer, sent now rather than after the middleware returns, as aiohttp would: before the request's
+    journal entry and log line are written (they are not the client's to wait for), and while a large answer
+    holds its turn (`pipeline.answer_whole`)."""
+    if isinstance(response, web.Response) and not response.prepared:
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client left: aiohttp meets it again when it ends the response, and closes the connection
+    return response
+
+
 def stream_outcome(exchange: Exchange, plans: list[Plan], metrics: Metrics) -> Outcome:
     """The outcome a stream's writer fills in. The journal entry shares its ticks and names its scenario now, so
     the stream can be watched while it is written."""

@@ -299,4 +299,4 @@ async def feed(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     hub = app[FEED] = Feed(app[STATE])
     app.on_shutdown.append(hub.close)
-    app.router.add_get(CONTROL_PREFIX + "feed", feed)
+    app.router.add_get(CONTROL_PREFIX + "feed", feed, allow_head=False)  # a stream: no head without its body

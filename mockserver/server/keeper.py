@@ -31,7 +31,7 @@ from . import background
 from .exchange import current
 from .resources import json_answer
 from .state import STATE
-from .store import Conversation, Store, StoredResponse, Turns
+from .store import Conversation, Store, StoredResponse, Turns, response_cost
 
 T = TypeVar("T")
 
@@ -54,7 +54,7 @@ class ResponseKeeper:
         store = request.app[STATE].store
         session = current().session
         record = StoredResponse(ask, plans, envelope, "queued")
-        store.put(session, envelope.id, record)
+        store.put(session, envelope.id, record, response_cost(ask, plans))
         live = background.start(store, record, lambda: _finished(store, session, record))
         if ask.stream:
             return background.follow(request, live, -1)
@@ -65,7 +65,7 @@ class ResponseKeeper:
         session = current().session
         record = StoredResponse(ask, plans, envelope, final_status(plans[0]))
         if ask.echoed.store:
-            store.put(session, envelope.id, record)
+            store.put(session, envelope.id, record, response_cost(ask, plans))
         _finished(store, session, record)
 
 
@@ -86,6 +86,7 @@ def _finished(store: Store, session: str, record: StoredResponse) -> None:
         return
     conversation.items += listed_input(record.ask.input, conversation.item_id)
     conversation.items += output_of(record)
+    store.charge(session, conversation_id, response_cost(record.ask, record.plans))
 
 
 def resolve(store: Store, ask: ResponsesAsk) -> Turns | None:
@@ -134,7 +135,10 @@ def note_miss(store: Store, session: str, key: str) -> None:
     """Say in the journal when a lookup missed because the store's bound dropped the object."""
     entry = current().entry
     if entry is not None and store.dropped(session, key):
-        entry.store_miss = f"'{key}' was dropped: the store keeps the {store.size} most recently used objects"
+        entry.store_miss = (
+            f"'{key}' was dropped: the store keeps the {store.size} most recently used objects, holding at most "
+            f"{store.max_bytes:,} bytes"
+        )
 
 
 def chain(store: Store, session: str, record: StoredResponse) -> Turns:

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..engine.writer import FAULT
+from ..engine.writer import DISCONNECTED, FAULT
 from ..wire.errors import ApiError, invalid, retry_after_seconds
 from .bodies import too_large
 from .credentials import check_admin, check_header_text, check_key, journal_headers
-from .exchange import ConnectionCut, Exchange, base_headers, begin, finish, log
+from .exchange import ConnectionCut, Exchange, base_headers, begin, finish, log, sent
 from .sessions import classify
 from .state import STATE
 
@@ -52,17 +52,17 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             await asyncio.sleep(0)
         response = await handler(request)
         status = response.status
-        return await _sent(request, response)
+        return await sent(request, response)
     except ApiError as exc:
         status = exc.status
         exchange.error = exc
         exchange.retry_after = retry_after_seconds(exc.headers)
         exchange.should_retry = exc.headers.get("x-should-retry")
-        return await _sent(request, exc.response(base_headers(exchange)))
+        return await sent(request, exc.response(base_headers(exchange)))
     except web.HTTPException as exc:
         error = exchange.error = _http_error(request, exc)
         status = error.status
-        return await _sent(request, error.response(base_headers(exchange)))
+        return await sent(request, error.response(base_headers(exchange)))
     except ConnectionCut:
         if request.transport is not None:
             request.transport.close()
@@ -74,27 +74,23 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         # had already sent its 200; anything else sent nothing.
         status = 200 if exchange.outcome is not None else None
         raise
+    except ConnectionError:
+        # The client left while its body was still arriving, or while an answer was being written: nobody is
+        # there to answer, and it is not the server's fault.
+        if request.transport is not None:
+            request.transport.close()
+        status = 200 if exchange.outcome is not None else None
+        exchange.ended = DISCONNECTED
+        return web.Response(status=500)  # never sent: the connection is closed
     except Exception:
         # A bug: say so in the log, and still answer in the API's format.
         log.exception("unexpected error answering %s %s", request.method, request.path)
         status = 500
-        return await _sent(request, ApiError(500, _BUG, "server_error").response(base_headers(exchange)))
+        return await sent(request, ApiError(500, _BUG, "server_error").response(base_headers(exchange)))
     finally:
         if task is not None:
             state.in_flight.discard(task)
         finish(request, exchange, status)
-
-
-async def _sent(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    """A whole answer, sent before the request's journal entry and log line are written: those are not the
-    client's to wait for (aiohttp would send it after the middleware returns)."""
-    if isinstance(response, web.Response) and not response.prepared:
-        try:
-            await response.prepare(request)
-            await response.write_eof()
-        except ConnectionError:
-            pass  # the client left: aiohttp meets it again when it ends the response, and closes the connection
-    return response
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> ApiError:

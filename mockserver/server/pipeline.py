@@ -25,7 +25,7 @@ from ..wire.errors import ApiError, Counts, fault_reply, scripted_error
 from . import admission
 from .agent_journal import record_calls, record_notes, record_request
 from .bodies import read_object
-from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms, stream_outcome
+from .exchange import ConnectionCut, Exchange, base_headers, current, processing_ms, sent, stream_outcome
 from .state import STATE, State
 
 
@@ -96,6 +96,9 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any], keeper: Keepe
     return response
 
 
+LARGE_ANSWER = 8 * 1024 * 1024  # bytes: an answer this large takes its turn (`State.large_answers`)
+
+
 async def answer_whole(request: web.Request, wire: WholeFormat[Any, Any]) -> web.StreamResponse:
     """A request of a wire format that never streams: its deltas play no part, only the answer's timing and
     faults."""
@@ -104,7 +107,13 @@ async def answer_whole(request: web.Request, wire: WholeFormat[Any, Any]) -> web
     except ApiError as error:  # a miss goes to the upstream, with `serve --upstream`
         return await forward_miss(request, error)
     await sleep_until(turn.start)
-    return await _whole(wire, turn, own_headers=wire.answer_headers(turn.plans, turn.ask), offload=True)
+    headers = wire.answer_headers(turn.plans, turn.ask)
+    if wire.answer_bytes(turn.plans, turn.ask) <= LARGE_ANSWER:
+        return await _whole(wire, turn, own_headers=headers, offload=True)
+    # Thousands of long vectors are tens of MB, made in memory: such answers are made and sent a few at a time,
+    # so that however many come at once, only a few of them are held.
+    async with request.app[STATE].large_answers:
+        return await sent(request, await _whole(wire, turn, own_headers=headers, offload=True))
 
 
 async def prepare(

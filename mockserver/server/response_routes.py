@@ -93,7 +93,7 @@ def add_routes(app: web.Application, prefix: str) -> None:
     """The routes below `prefix` (`/v1`, or a session's)."""
     base = prefix + "/responses"
     app.router.add_post(base + "/input_tokens", count_input_tokens)
-    app.router.add_get(base + "/{response_id}", get_response)
+    app.router.add_get(base + "/{response_id}", get_response, allow_head=False)  # it may stream
     app.router.add_delete(base + "/{response_id}", delete_response)
     app.router.add_get(base + "/{response_id}/input_items", input_items)
     app.router.add_post(base + "/{response_id}/cancel", cancel_response)

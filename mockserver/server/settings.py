@@ -160,6 +160,13 @@ class Settings:
         _journal_size,
         "N",
     )
+    store_bytes: int = option(
+        256 * 1024**2,
+        "bytes the kept responses and conversations may hold, about, e.g. 256M; the least recently used go first",
+        _size,
+        "SIZE",
+        shown="256M",
+    )
     raw_reasoning: bool = option(
         False,
         "stream reasoning text as open-weight servers do (reasoning_content on chat, response.reasoning_text.* on "

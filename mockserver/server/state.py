@@ -22,6 +22,7 @@ from .store import Store
 
 # Request bodies over 1 MiB read and parsed at once (see `bodies.read_object`).
 MAX_LARGE_AT_ONCE = 4
+MAX_LARGE_ANSWERS_AT_ONCE = 2  # answers over pipeline.LARGE_ANSWER made and sent at once
 # Sessions whose sequence counts, draws and scenarios are kept (the journal is bounded on its own).
 MAX_SESSIONS = 10_000
 
@@ -44,11 +45,15 @@ class State:
     in_flight: set[asyncio.Task[object]] = field(init=False, default_factory=set)  # cancelled when the server stops
     # Large request bodies read and parsed at once (see `bodies.read_object`).
     large_bodies: asyncio.Semaphore = field(init=False, default_factory=lambda: asyncio.Semaphore(MAX_LARGE_AT_ONCE))
+    # Large answers made and sent at once (see `pipeline.answer_whole`).
+    large_answers: asyncio.Semaphore = field(
+        init=False, default_factory=lambda: asyncio.Semaphore(MAX_LARGE_ANSWERS_AT_ONCE)
+    )
     refusals: Refusals = field(init=False, default_factory=Refusals)  # WebSocket upgrades a script refuses
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.settings.journal_size, self.settings.journal_bytes)
-        self.store = Store(self.settings.store_size)
+        self.store = Store(self.settings.store_size, self.settings.store_bytes)
         # Ids come from a seeded generator: a fresh server given the same requests sends the same bytes,
         # `created` timestamps aside.
         self.rng = random.Random(self.settings.seed)

@@ -2,9 +2,12 @@
 with one bound.
 
 Everything lives in memory, per session (a request sees only its own session's objects; a reset clears them),
-in one least-recently-used order across sessions: beyond `--store-size` objects the least recently used is
-dropped. A dropped id is remembered (as many of them as the bound), so that a lookup that misses because of the
-bound can say so in the journal instead of looking like a client's mistake.
+in one least-recently-used order across sessions: beyond `--store-size` objects, or `--store-bytes` of what they
+hold, the least recently used is dropped. A dropped id is remembered (as many of them as the bound), so that a
+lookup that misses because of the bound can say so in the journal instead of looking like a client's mistake.
+
+What an object holds is estimated, not measured: a response counts its prompt and answer tokens at four bytes
+each, a conversation the JSON of its items; each object counts `OVERHEAD` besides.
 
 A stored response keeps what it was made from — the request as checked, the plan, its ids — and is rendered
 again when it is read, so keeping one costs the hot path next to nothing.
@@ -25,6 +28,8 @@ from ..wire.responses_object import Envelope
 from ..wire.responses_request import ResponsesAsk
 
 T = TypeVar("T")
+OVERHEAD = 2048  # bytes an object counts besides what it holds
+BYTES_PER_TOKEN = 4
 
 
 @dataclass(eq=False)
@@ -108,25 +113,55 @@ class Conversation:
         return prefix + hashlib.sha256(f"{self.id}:{self.made}".encode()).hexdigest()[:48]
 
 
-class Store:
-    """Every stored object of every session, in least-recently-used order, at most `size` of them; and the
-    background tasks that fill stored responses in, owned here so that shutdown and resets stop them."""
+def response_cost(ask: ResponsesAsk, plans: list[Plan]) -> int:
+    """What a stored response holds, about: its prompt and its answers."""
+    return BYTES_PER_TOKEN * (ask.prompt_tokens + sum(plan.completion_tokens for plan in plans))
 
-    def __init__(self, size: int) -> None:
+
+class Store:
+    """Every stored object of every session, in least-recently-used order, at most `size` of them holding at most
+    `max_bytes` (the newest is always kept); and the background tasks that fill stored responses in, owned here
+    so that shutdown and resets stop them."""
+
+    def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0  # what the objects hold, against max_bytes
         self._objects: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._costs: dict[tuple[str, str], int] = {}
         self._dropped: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.tasks: set[asyncio.Task[None]] = set()
 
-    def put(self, session: str, key: str, value: Any) -> None:
+    def put(self, session: str, key: str, value: Any, cost: int) -> None:
+        """Keep an object that holds about `cost` bytes."""
+        self._forget((session, key))
         self._objects[session, key] = value
-        self._objects.move_to_end((session, key))
+        self._costs[session, key] = OVERHEAD + cost
+        self.bytes += OVERHEAD + cost
         self._dropped.pop((session, key), None)
-        while len(self._objects) > self.size:
-            dropped, _ = self._objects.popitem(last=False)
+        self._bound()
+
+    def charge(self, session: str, key: str, cost: int) -> None:
+        """An object kept holds about `cost` bytes more (a conversation's new items)."""
+        if (session, key) in self._costs:
+            self._costs[session, key] += cost
+            self.bytes += cost
+            self._objects.move_to_end((session, key))
+            self._bound()
+
+    def _bound(self) -> None:
+        objects = self._objects
+        while len(objects) > 1 and (len(objects) > self.size or self.bytes > self.max_bytes):
+            dropped, _ = objects.popitem(last=False)
+            self.bytes -= self._costs.pop(dropped)
             self._dropped[dropped] = None
             if len(self._dropped) > self.size:
                 self._dropped.popitem(last=False)
+
+    def _forget(self, key: tuple[str, str]) -> Any:
+        value = self._objects.pop(key, None)
+        self.bytes -= self._costs.pop(key, 0)
+        return value
 
     def get(self, session: str, key: str, kind: type[T]) -> T | None:
         """The object, now the most recently used; None when there is none of that kind."""
@@ -137,7 +172,7 @@ class Store:
         return value
 
     def remove(self, session: str, key: str) -> None:
-        self._objects.pop((session, key), None)
+        self._forget((session, key))
 
     def dropped(self, session: str, key: str) -> bool:
         """Whether the bound dropped this object (rather than it never having been, or having been deleted)."""
@@ -153,10 +188,12 @@ class Store:
         if session is None:
             doomed = list(self._objects.values())
             self._objects.clear()
+            self._costs.clear()
+            self.bytes = 0
             self._dropped.clear()
         else:
             keys = [key for key in self._objects if key[0] == session]
-            doomed = [self._objects.pop(key) for key in keys]
+            doomed = [self._forget(key) for key in keys]
             self._dropped = OrderedDict((key, None) for key in self._dropped if key[0] != session)
         for value in doomed:
             if isinstance(value, StoredResponse) and value.live is not None:

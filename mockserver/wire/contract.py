@@ -57,3 +57,6 @@ class WholeFormat(Renders[AskT, EnvelopeT], Protocol):
 
     def answer_headers(self, plans: list[Plan], ask: AskT) -> Mapping[str, str]:
         """Headers of its own on a successful answer."""
+
+    def answer_bytes(self, plans: list[Plan], ask: AskT) -> int:
+        """About how large its answer will be: a large one takes its turn to be made and sent."""

@@ -19,11 +19,20 @@ from .embeddings_request import EmbeddingsAsk, parse_request
 from .encode import json_str
 from .vectors import embedding, float_lines, pack
 
-__all__ = ["RATE_LIMITED", "answer_headers", "call_ids", "completion_body", "make_envelope", "parse_request"]
+__all__ = [
+    "RATE_LIMITED",
+    "answer_bytes",
+    "answer_headers",
+    "call_ids",
+    "completion_body",
+    "make_envelope",
+    "parse_request",
+]
 
 RATE_LIMITED = True
 _SCRIPTED = MemoKind[bytes]("scripted vector")
 _FLOAT_INDENT = b" " * 8
+_HEADER_MODEL = 256  # the longest model name sent back in a header
 
 
 def make_envelope(plans: list[Plan], rng: random.Random) -> None:
@@ -36,7 +45,17 @@ def call_ids(envelope: None) -> tuple[str, ...]:
 
 
 def answer_headers(plans: list[Plan], ask: EmbeddingsAsk) -> Mapping[str, str]:
-    return {"openai-model": plans[0].model}
+    """`openai-model` names the model, when its name can be a header: a client's name with a control character,
+    or one longer than any model's, would break the answer's head."""
+    model = plans[0].model
+    return {"openai-model": model} if len(model) <= _HEADER_MODEL and model.isascii() and model.isprintable() else {}
+
+
+def answer_bytes(plans: list[Plan], ask: EmbeddingsAsk) -> int:
+    """About 12 bytes a value as text, 6 in base64: 2,048 inputs of 3,072 dimensions are 75 MB."""
+    scripted = plans[0].answer.embeddings
+    width = max(map(len, scripted)) if scripted else ask.dimensions
+    return len(ask.inputs) * width * (6 if ask.encoding == "base64" else 12)
 
 
 def _scripted(answer: Answer, index: int) -> bytes:

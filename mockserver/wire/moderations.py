@@ -22,7 +22,15 @@ from .encode import json_str
 from .ids import base62, hex_token
 from .moderations_request import Moderated, ModerationsAsk, legacy, parse_request
 
-__all__ = ["RATE_LIMITED", "answer_headers", "call_ids", "completion_body", "make_envelope", "parse_request"]
+__all__ = [
+    "RATE_LIMITED",
+    "answer_bytes",
+    "answer_headers",
+    "call_ids",
+    "completion_body",
+    "make_envelope",
+    "parse_request",
+]
 
 # The real API sends no x-ratelimit-* headers on moderations, and they are free: they count toward no quota.
 RATE_LIMITED = False
@@ -62,6 +70,10 @@ def call_ids(envelope: str) -> tuple[str, ...]:
 
 def answer_headers(plans: list[Plan], ask: ModerationsAsk) -> Mapping[str, str]:
     return {}
+
+
+def answer_bytes(plans: list[Plan], ask: ModerationsAsk) -> int:
+    return 2048 * len(ask.inputs)  # about 2 KB of categories and scores an input
 
 
 def score_text(score: float) -> str:

@@ -34,6 +34,7 @@ EFFORT_TOKENS = {"low": 64, "medium": 192, "high": 576, "xhigh": 1152}
 # Signs the encrypted content the mock makes, so that it knows its own when a client sends one back. The same in
 # every process: a token from one worker (or run) is recognised by another.
 _KEY = hashlib.sha256(b"mockserver reasoning items").digest()
+_MOST_TOKENS = 10_000_000  # more reasoning than any model's context holds
 _VERSION = b"\x80"
 
 
@@ -90,10 +91,11 @@ def recognised_tokens(token: Any) -> int | None:
     padded = body[25:]
     try:
         payload = json.loads(padded[: -padded[-1]])
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         return None
     count = payload.get("tokens") if isinstance(payload, Mapping) else None
-    return count if isinstance(count, int) else None
+    # The signing key is no secret: a token made elsewhere may claim any count, and only a plausible one counts.
+    return count if type(count) is int and 0 <= count <= _MOST_TOKENS else None
 
 
 def input_tokens(items: Iterable[Any]) -> int:

@@ -229,6 +229,9 @@ def _check_items(value: Any) -> None:
     calls: set[Any] = set()
     for index, item in enumerate(value):
         kind = item.get("type") or "message"
+        call_id = item.get("call_id") if kind in ("function_call", "function_call_output") else None
+        if call_id is not None and not isinstance(call_id, str):
+            raise params.wrong_type(f"input[{index}].call_id", "a string", call_id)
         if kind == "function_call":
             calls.add(item.get("call_id"))
         elif kind == "function_call_output" and item.get("call_id") not in calls:

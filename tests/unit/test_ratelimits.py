@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from helpers import chat, problems
 
+from mockserver.scenario.problems import short
 from mockserver.scenario.quota import QuotaError, parse
 from mockserver.server.settings import _quota
 from mockserver.server.state import STATE
@@ -102,7 +103,11 @@ def test_quota_text() -> None:
         ("requests=60", "'requests' must be a count per window like '60/min', got '60'"),
         ("requests=60/mn", "unknown window unit 'mn' in 'requests'; did you mean 'min'?"),
         ("request=60/min", "unknown rate-limit key 'request'; did you mean 'requests'?"),
-        ("requests=0/min", "'requests' must allow at least 1 per window of more than 0 s, got '0/min'"),
+        ("requests=0/min", f"'requests' {RANGE}, got '0/min'"),
+        # past what a count or a window can be: refused, not a traceback nor a bucket that never drains
+        ("requests=" + "9" * 5000 + "/min", f"'requests' {RANGE}, got {short('9' * 5000 + '/min')}"),
+        ("tokens=5/" + "9" * 400 + "s", f"'tokens' {RANGE}, got {short('5/' + '9' * 400 + 's')}"),
+        ("requests=5/400day", f"'requests' {RANGE}, got '5/400day'"),
         ("requests", "expected requests=N/WINDOW or tokens=N/WINDOW, got 'requests'"),
     ]:
         with pytest.raises(QuotaError) as caught:
@@ -110,6 +115,9 @@ def test_quota_text() -> None:
         assert str(caught.value) == message
     with pytest.raises(argparse.ArgumentTypeError):  # --rate-limit and MOCKSERVER_RATE_LIMIT
         _quota("requests=lots")
+
+
+RANGE = "must allow 1 to 1,000,000,000,000 per window of more than 0 s and at most a year"
 
 
 def test_a_scenario_quota_is_checked_at_load() -> None:

@@ -157,3 +157,10 @@ def test_an_embedding_beyond_float32_is_reported(tmp_path: Path, capsys: pytest.
     capture.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "x"}, "entries": [entry]}}))
     assert main(["import", str(capture)]) == 1
     assert "beyond the largest float32" in capsys.readouterr().err
+
+
+def test_a_capture_nested_past_the_parser_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capture = tmp_path / "deep.json"
+    capture.write_text("[" * 5000 + "]" * 5000)
+    assert main(["import", str(capture)]) == 1
+    assert "neither an event stream nor a JSON answer" in capsys.readouterr().err

@@ -447,6 +447,9 @@ BAD = {
     "header value a mapping": one("error: {status: 500, headers: {x-a: {b: c}}}"),
     "header value on two lines": one('error: {status: 500, headers: {x-a: "one\\ntwo"}}'),
     "header value ending in a line break": one('error: {status: 500, headers: {x-a: "one\\n"}}'),
+    "header value with a control character": one('error: {status: 500, headers: {x-a: "a\\x00b"}}'),
+    "header value with a delete": one('error: {status: 500, headers: {x-a: "a\\x7fb"}}'),
+    "header value too long for a client": one("error: {status: 500, headers: {x-a: " + "a" * 5000 + "}}"),
     # endpoint answers and quotas
     "embeddings empty": one("embeddings: []"),
     "embeddings a mapping": one("embeddings: {a: 1}"),
@@ -525,6 +528,8 @@ ONLY_THE_LOADER = {
     "continues a scenario of no file": "scenarios:\n  - {name: a, text: x}\n  - {continues: b, text: y}\n",
     "arguments before any tool_call": one("chunks: [{arguments: '{}'}, {tool_call: {name: f}}]"),
     "tool_call items beside tool_calls": one("chunks: [{tool_call: {name: f}}]\ntool_calls: [{name: g}]"),
+    "a header that frames the answer": one("error: {status: 429, headers: {Content-Type: text/html}}"),
+    "a length the body does not have": one("error: {status: 429, headers: {content-length: '5'}}"),
 }
 
 

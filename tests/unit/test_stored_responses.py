@@ -12,6 +12,7 @@ from openai.types.responses import Response, ResponseItemList
 from openai.types.responses.input_token_count_response import InputTokenCountResponse
 
 from mockserver.scenario.load import BUNDLED
+from mockserver.server.state import STATE
 from mockserver.testing import make_app
 
 SCENARIOS = """
@@ -272,11 +273,32 @@ async def test_the_bound_drops_the_least_recently_used(aiohttp_client: Any) -> N
     assert (await client.get(f"/v1/responses/{second['id']}")).status == 404
     journal = (await (await client.get("/_mock/requests")).json())["requests"]
     notes = [entry["store_miss"] for entry in journal[-2:]]
-    assert notes == [f"'{second['id']}' was dropped: the store keeps the 2 most recently used objects"] * 2
+    kept = "the store keeps the 2 most recently used objects, holding at most 268,435,456 bytes"
+    assert notes == [f"'{second['id']}' was dropped: {kept}"] * 2
     assert journal[0]["store_miss"] is None
     never = await client.get("/v1/responses/resp_never")
     assert never.status == 404
     assert (await (await client.get("/_mock/requests")).json())["requests"][-1]["store_miss"] is None
+
+
+async def test_the_bound_counts_what_the_objects_hold(aiohttp_client: Any) -> None:
+    """Large prompts kept by the thousand, or a conversation that grows without end, must not take all memory."""
+    client = await aiohttp_client(make_app(SCENARIOS, speed=0, store_bytes=200_000))
+    large = "word " * 20_000  # about 80 KB counted
+    first = await (await client.post("/v1/responses", json={"model": "worm", "input": large})).json()
+    second = await (await client.post("/v1/responses", json={"model": "worm", "input": large})).json()
+    assert (await client.get(f"/v1/responses/{first['id']}")).status == 200
+    await client.post("/v1/responses", json={"model": "worm", "input": large})  # over the bytes: drops second
+    assert (await client.get(f"/v1/responses/{second['id']}")).status == 404
+    assert (await client.get(f"/v1/responses/{first['id']}")).status == 200
+    conversation = await (await client.post("/v1/conversations", json={})).json()
+    item = {"type": "message", "role": "user", "content": "word " * 2000}
+    for _ in range(30):  # 300 KB of items in all: the conversation is the newest, so it is kept, the rest go
+        added = await client.post(f"/v1/conversations/{conversation['id']}/items", json={"items": [item] * 10})
+        assert added.status == 200
+    assert (await client.get(f"/v1/responses/{first['id']}")).status == 404
+    state = client.app[STATE]
+    assert len(state.store._objects) == 1 and state.store.bytes > 200_000
 
 
 async def test_reads_of_different_objects_are_not_retries(client: Any) -> None:
