@@ -79,34 +79,26 @@ class _Checker:
     def __init__(self, root: Any) -> None:
         self.root = root
         self.budget = _BUDGET
-        self.depth = 0
 
-    def problem(self, value: Any, node: Any, path: str) -> str | None:
+    def problem(self, value: Any, node: Any, path: str, depth: int = 0) -> str | None:
         self.budget -= 1
-        if self.budget < 0 or self.depth > _DEEPEST:
+        if self.budget < 0 or depth > _DEEPEST:
             return None  # too large (or too self-referring) to check: no note rather than a slow answer
         if node is False:
             return f"{path}: no value is allowed here"
-        self.depth += 1
-        try:
-            return self._problem(value, node, path)
-        finally:
-            self.depth -= 1
-
-    def _problem(self, value: Any, node: Any, path: str) -> str | None:
         schema = resolve(node, self.root)
         found = self.own(value, schema, path)
         if found:
             return found
         for key in ("anyOf", "oneOf"):
             options = schema.get(key)
-            if isinstance(options, list) and options and all(self.problem(value, o, path) for o in options):
+            if isinstance(options, list) and options and all(self.problem(value, o, path, depth + 1) for o in options):
                 return f"{path}: matches none of the {key} alternatives"
         for option in listed(schema, "allOf"):
-            found = self.problem(value, option, path)
+            found = self.problem(value, option, path, depth + 1)
             if found:
                 return found
-        return self.members(value, schema, path)
+        return self.members(value, schema, path, depth + 1)
 
     def own(self, value: Any, schema: Mapping[str, Any], path: str) -> str | None:
         """The rules on the value itself: type, const, enum, bounds."""
@@ -128,7 +120,7 @@ class _Checker:
                 return f"{path}: longer than {high} characters"
         return None
 
-    def members(self, value: Any, schema: Mapping[str, Any], path: str) -> str | None:
+    def members(self, value: Any, schema: Mapping[str, Any], path: str, depth: int) -> str | None:
         """The rules on what an object or an array holds."""
         if isinstance(value, dict):
             properties = schema.get("properties")
@@ -138,11 +130,11 @@ class _Checker:
                     return f"{path}: '{key}' is required"
             for key, item in value.items():
                 if key in properties:
-                    found = self.problem(item, properties[key], f"{path}.{key}")
+                    found = self.problem(item, properties[key], f"{path}.{key}", depth)
                 elif schema.get("additionalProperties") is False:
                     found = f"{path}: '{key}' is not allowed"
                 elif isinstance(schema.get("additionalProperties"), Mapping):
-                    found = self.problem(item, schema["additionalProperties"], f"{path}.{key}")
+                    found = self.problem(item, schema["additionalProperties"], f"{path}.{key}", depth)
                 else:
                     found = None
                 if found:
@@ -156,7 +148,7 @@ class _Checker:
             prefix = listed(schema, "prefixItems")
             for index, item in enumerate(value):
                 node = prefix[index] if index < len(prefix) else schema.get("items")
-                found = self.problem(item, node, f"{path}[{index}]") if node is not None else None
+                found = self.problem(item, node, f"{path}[{index}]", depth) if node is not None else None
                 if found:
                     return found
         return None
