@@ -334,7 +334,8 @@ def _moderations(take: Take, body: Mapping[str, Any]) -> None:
         script: dict[str, Any] = {"flagged": [name for name, value in categories.items() if value is True]}
         numbers = {name: value for name, value in scores.items() if isinstance(value, (int, float))}
         if numbers:
-            script["scores"] = {name: max(0.0, min(1.0, float(value))) for name, value in numbers.items()}
+            # clamped before the conversion: a score of 400 digits is past floats
+            script["scores"] = {name: float(max(0, min(1, value))) for name, value in numbers.items()}
         results.append(script)
     if not results:
         take.unreadable = "the answer holds no moderation results"

@@ -71,7 +71,7 @@ class EndpointChecks(Checks):
                 return None
             huge = [item for item in vector if abs(item) > FLOAT32_MAX]
             if huge:
-                self.fail(vector_line, f"{vector_where} holds {huge[0]:g}, beyond the largest float32 (3.4e+38): "
+                self.fail(vector_line, f"{vector_where} holds {short(huge[0])}, beyond the largest float32 (3.4e+38): "
                           "the API sends embeddings as float32 values")  # fmt: skip
                 return None
             vectors.append(tuple(float(item) for item in vector))
@@ -135,4 +135,7 @@ def _exponent_hint(value: Any) -> str:
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A number that is not infinite nor NaN (an integer always is one, however long: no float conversion)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)

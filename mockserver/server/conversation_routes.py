@@ -22,7 +22,7 @@ from .keeper import stored
 from .pipeline import read_json
 from .resources import json_answer, page
 from .state import STATE
-from .store import Conversation
+from .store import Conversation, Store
 
 MAX_ITEMS = 20  # items one request may add
 MAX_METADATA = 16  # keys
@@ -110,7 +110,9 @@ async def create(request: web.Request) -> web.Response:
     body = await read_json(request, current())
     conversation = Conversation("conv_" + hex_token(state.rng, 48), int(time.time()), _metadata(body))
     conversation.items = _items(body, conversation, required=False)
-    state.store.put(current().session, conversation.id, conversation, len(compact(conversation.items)))
+    cost = len(compact(conversation.items))
+    _fits(state.store, None, cost)
+    state.store.put(current().session, conversation.id, conversation, cost)
     return json_answer(_object(conversation))
 
 
@@ -143,10 +145,25 @@ async def add_items(request: web.Request) -> web.Response:
     """Add items at the end; the answer lists them, in the order sent."""
     conversation = _conversation(request)
     added = _items(await read_json(request, current()), conversation, required=True)
+    cost = len(compact(added))
+    store = request.app[STATE].store
+    _fits(store, conversation.id, cost)
     conversation.items += added
-    request.app[STATE].store.charge(current().session, conversation.id, len(compact(added)))
+    store.charge(current().session, conversation.id, cost)
     first, last = added[0]["id"], added[-1]["id"]
     return json_answer({"object": "list", "data": added, "first_id": first, "last_id": last, "has_more": False})
+
+
+def _fits(store: Store, key: str | None, cost: int) -> None:
+    """A conversation holds at most what the whole store may: past it, its items are refused (it would be dropped
+    at once, and every later request would miss it)."""
+    if not store.room(current().session, key, cost):
+        raise invalid(
+            "These items would make the conversation hold more than this server keeps for everything stored "
+            f"(serve --store-bytes: {store.max_bytes:,} bytes).",
+            "items",
+            "conversation_too_large",
+        )
 
 
 def _item(conversation: Conversation, item_id: str) -> dict[str, Any]:

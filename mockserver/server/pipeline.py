@@ -96,6 +96,7 @@ async def answer(request: web.Request, wire: WireFormat[Any, Any], keeper: Keepe
     return response
 
 
+MOST_TOKENS = 10**15  # a request's token budget, at most: past every quota (`quota.MAX_COUNT`)
 LARGE_ANSWER = 8 * 1024 * 1024  # bytes: an answer this large takes its turn (`State.large_answers`)
 
 
@@ -153,7 +154,8 @@ async def prepare(
         raise _told_counts(exc, state, exchange.session, counted) from None
     counts = None
     if counted:
-        budget = ask.prompt_tokens + (ask.max_tokens or 0) * ask.n
+        # A `max_tokens` of hundreds of digits asks for no more than one past every quota (and its 429 can say so).
+        budget = min(ask.prompt_tokens + (ask.max_tokens or 0) * ask.n, MOST_TOKENS)
         taken = state.limits.take(selection.scenario, exchange.session, budget, ask.model)
         exchange.rate_limit = taken.record
         if taken.refusal is not None:

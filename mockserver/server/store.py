@@ -6,8 +6,8 @@ in one least-recently-used order across sessions: beyond `--store-size` objects,
 hold, the least recently used is dropped. A dropped id is remembered (as many of them as the bound), so that a
 lookup that misses because of the bound can say so in the journal instead of looking like a client's mistake.
 
-What an object holds is estimated, not measured: a response counts its prompt and answer tokens at four bytes
-each, a conversation the JSON of its items; each object counts `OVERHEAD` besides.
+What an object holds is estimated, not measured: a response counts its own input's tokens and its answer's at
+four bytes each, a conversation the JSON of its items; each object counts `OVERHEAD` besides.
 
 A stored response keeps what it was made from — the request as checked, the plan, its ids — and is rendered
 again when it is read, so keeping one costs the hot path next to nothing.
@@ -114,14 +114,15 @@ class Conversation:
 
 
 def response_cost(ask: ResponsesAsk, plans: list[Plan]) -> int:
-    """What a stored response holds, about: its prompt and its answers."""
-    return BYTES_PER_TOKEN * (ask.prompt_tokens + sum(plan.completion_tokens for plan in plans))
+    """What a stored response holds, about: its own input and its answers (the earlier turns of its chain are
+    held by the responses before it)."""
+    return BYTES_PER_TOKEN * (ask.own_tokens + sum(plan.completion_tokens for plan in plans))
 
 
 class Store:
     """Every stored object of every session, in least-recently-used order, at most `size` of them holding at most
-    `max_bytes` (the newest is always kept); and the background tasks that fill stored responses in, owned here
-    so that shutdown and resets stop them."""
+    `max_bytes`; and the background tasks that fill stored responses in, owned here so that shutdown and resets
+    stop them."""
 
     def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
@@ -141,6 +142,11 @@ class Store:
         self._dropped.pop((session, key), None)
         self._bound()
 
+    def room(self, session: str, key: str | None, cost: int) -> bool:
+        """Whether an object (`key` None: a new one) could hold `cost` bytes more and still fit the bound alone."""
+        held = self._costs.get((session, key), 0) if key is not None else OVERHEAD
+        return held + cost <= self.max_bytes
+
     def charge(self, session: str, key: str, cost: int) -> None:
         """An object kept holds about `cost` bytes more (a conversation's new items)."""
         if (session, key) in self._costs:
@@ -150,8 +156,9 @@ class Store:
             self._bound()
 
     def _bound(self) -> None:
+        """Drop the least recently used while over either bound; an object over the bytes alone goes too."""
         objects = self._objects
-        while len(objects) > 1 and (len(objects) > self.size or self.bytes > self.max_bytes):
+        while objects and (len(objects) > self.size or self.bytes > self.max_bytes):
             dropped, _ = objects.popitem(last=False)
             self.bytes -= self._costs.pop(dropped)
             self._dropped[dropped] = None

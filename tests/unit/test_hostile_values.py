@@ -117,6 +117,31 @@ async def test_json_nested_as_deep_as_real_requests_go_is_read(client_for: Any) 
     assert response.status == 200
 
 
+@pytest.mark.parametrize("quota", [None, "tokens=1000/min"])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/v1/chat/completions", {"model": "m", "messages": USER, "max_tokens": int("9" * 4300), "n": 128}),
+        ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": "hi", "max_tokens": 10**400}),
+        ("/v1/responses", {"model": "m", "input": "hi", "max_output_tokens": 10**400}),
+    ],
+    ids=["chat", "completions", "responses"],
+)
+async def test_a_token_budget_past_floats_is_counted_as_past_every_quota(
+    client_for: Any, caplog: Any, quota: str | None, path: str, body: dict[str, Any]
+) -> None:
+    from mockserver.scenario.quota import parse
+
+    client = await client_for(SCENARIOS, rate_limit=parse(quota) if quota else None)
+    response = await client.post(path, data=json.dumps(body))
+    if quota is None:
+        assert response.status == 200
+    else:
+        error = await error_of(response, 429)
+        assert "Limit 1000, Requested 1000000000000000." in error["message"]
+    no_tracebacks(caplog)
+
+
 @pytest.mark.parametrize("model", ["a\nb", "a\x00b", "m" * 70_000])
 async def test_an_embeddings_model_name_that_cannot_be_a_header_is_not_echoed_in_one(
     client_for: Any, caplog: Any, model: str

@@ -164,3 +164,13 @@ def test_a_capture_nested_past_the_parser_is_reported(tmp_path: Path, capsys: py
     capture.write_text("[" * 5000 + "]" * 5000)
     assert main(["import", str(capture)]) == 1
     assert "neither an event stream nor a JSON answer" in capsys.readouterr().err
+
+
+def test_a_moderation_score_past_floats_is_read_as_the_most_a_score_can_be(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "moderation.json"
+    result = {"flagged": True, "categories": {"violence": True}, "category_scores": {"violence": 10**400}}
+    capture.write_text(json.dumps({"id": "modr-1", "model": "omni-moderation-latest", "results": [result]}))
+    assert main(["import", str(capture)]) == 0
+    assert "scores: {violence: 1}" in capsys.readouterr().out

@@ -460,6 +460,8 @@ BAD = {
     "embeddings with an error": one("error: {status: 500}\nembeddings: [1]"),
     "a vector value beyond float32": one("embeddings: [[1], [0.5, -1.0e+39]]"),
     "an infinite vector value": one("embeddings: [1, .inf]"),
+    "a vector value of 401 digits": one("embeddings: [1" + "0" * 400 + ", 0.5]"),
+    "a score of 401 digits": one("moderation: {scores: {violence: 1" + "0" * 400 + "}}"),
     "moderation a list of names": one("moderation: [violence]"),
     "moderation empty list": one("moderation: []"),
     "unknown moderation key": one("moderation: {flaged: [hate]}"),

@@ -288,17 +288,28 @@ async def test_the_bound_counts_what_the_objects_hold(aiohttp_client: Any) -> No
     first = await (await client.post("/v1/responses", json={"model": "worm", "input": large})).json()
     second = await (await client.post("/v1/responses", json={"model": "worm", "input": large})).json()
     assert (await client.get(f"/v1/responses/{first['id']}")).status == 200
-    await client.post("/v1/responses", json={"model": "worm", "input": large})  # over the bytes: drops second
+    third = await (await client.post("/v1/responses", json={"model": "worm", "input": large})).json()  # drops second
     assert (await client.get(f"/v1/responses/{second['id']}")).status == 404
     assert (await client.get(f"/v1/responses/{first['id']}")).status == 200
     conversation = await (await client.post("/v1/conversations", json={})).json()
     item = {"type": "message", "role": "user", "content": "word " * 2000}
-    for _ in range(30):  # 300 KB of items in all: the conversation is the newest, so it is kept, the rest go
-        added = await client.post(f"/v1/conversations/{conversation['id']}/items", json={"items": [item] * 10})
-        assert added.status == 200
-    assert (await client.get(f"/v1/responses/{first['id']}")).status == 404
-    state = client.app[STATE]
-    assert len(state.store._objects) == 1 and state.store.bytes > 200_000
+    adds = [
+        await client.post(f"/v1/conversations/{conversation['id']}/items", json={"items": [item] * 10})
+        for _ in range(30)  # 300 KB of items in all: past what the whole store may hold
+    ]
+    assert [added.status for added in adds[:2]] == [200, 400] and adds[-1].status == 400
+    error = await error_of(adds[-1], 400)
+    assert (error["code"], error["param"]) == ("conversation_too_large", "items")
+    assert error["message"] == (
+        "These items would make the conversation hold more than this server keeps for everything stored "
+        "(serve --store-bytes: 200,000 bytes)."
+    )
+    assert (await client.get(f"/v1/responses/{third['id']}")).status == 404  # it made room for the conversation
+    assert (await client.get(f"/v1/conversations/{conversation['id']}")).status == 200
+    assert client.app[STATE].store.bytes <= 200_000
+    huge = {"model": "worm", "input": "word " * 60_000}  # about 240 KB: more than everything may hold
+    alone = await (await client.post("/v1/responses", json=huge)).json()
+    assert (await client.get(f"/v1/responses/{alone['id']}")).status == 404  # answered, but not kept
 
 
 async def test_reads_of_different_objects_are_not_retries(client: Any) -> None:
@@ -311,3 +322,16 @@ async def test_reads_of_different_objects_are_not_retries(client: Any) -> None:
         await client.get("/session/w/v1/responses/resp_a")
     verdict = await (await client.get("/_mock/verdicts?session=w")).json()
     assert verdict["calls"] == 1 and not verdict["clean"]
+
+
+async def test_a_chain_costs_each_turn_once(aiohttp_client: Any) -> None:
+    """A response continuing a chain holds its own input: its earlier turns are held by the responses before it."""
+    client = await aiohttp_client(make_app(SCENARIOS, speed=0, store_bytes=400_000))
+    large = "word " * 15_000  # about 60 KB counted
+    first = await (await client.post("/v1/responses", json={"model": "worm", "input": large})).json()
+    previous = first
+    for _ in range(4):  # five turns of 60 KB: the chain fits, though its last turn reads 300 KB of prompt
+        body = {"model": "worm", "input": large, "previous_response_id": previous["id"]}
+        previous = await (await client.post("/v1/responses", json=body)).json()
+    assert previous["usage"]["input_tokens"] > 70_000
+    assert (await client.get(f"/v1/responses/{first['id']}")).status == 200
