@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from conftest import cli_server_running
 from recording import Stream, deltas, post, recording, recording_process, replaying, serving
 
 from mockserver import load_paths
+from mockserver.record.command import make_app
+from mockserver.record.recorder import Recorder
+from mockserver.record.redact import Redactor
+from mockserver.record.relay import Relay
+from mockserver.server.runner import BackgroundServer
 
 pytestmark = pytest.mark.slow  # three servers and a few seconds of scripted delays
 
@@ -237,3 +245,67 @@ async def test_concurrent_streams_are_recorded_whole_into_one_file(tmp_path: Pat
         replayed = await asyncio.gather(*(post(replay.root_url, "/v1/chat/completions", body) for body in bodies))
     for was, now in zip(recorded, replayed, strict=True):
         assert now.comparable() == was.comparable()
+
+
+def _sse_upstream(chunks: int, size: int) -> Any:
+    """A bare upstream streaming `chunks` content chunks of `size` characters, all at once."""
+    from aiohttp import web
+
+    def event(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+        return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        body = event({"role": "assistant", "content": ""}) + event({"content": "x" * size}) * chunks
+        await response.write_eof(body + event({}, "stop") + b"data: [DONE]\n\n")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", answer)
+    return app
+
+
+async def test_a_long_stream_is_recorded_at_a_steady_cost_a_chunk(tmp_path: Path) -> None:
+    """Each chunk's text was added to one string, copying it all: the cost grew with the square of the stream, and
+    every other client of the server waited (12,000 chunks of 2 KB took about a minute; now a few seconds)."""
+    out = tmp_path / "recorded.yaml"
+    with BackgroundServer(_sse_upstream(12_000, 2000)) as upstream, recording(upstream, out) as proxy:
+        started = time.monotonic()
+        recorded = await asyncio.wait_for(post(proxy.root_url, "/v1/chat/completions", chat("long")), 60)
+        assert len(recorded.events) == 12_003
+        await asyncio.sleep(0)
+    assert time.monotonic() - started < 20
+    assert out.read_text().count("x" * 2000) >= 1
+
+
+async def test_upstream_header_bytes_a_head_cannot_carry_are_left_out(tmp_path: Path) -> None:
+    """aiohttp refuses to write a header or reason with a control character: the relay was a 500 whose body
+    began with the answer's chunk framing, after recording a 200 the client never got."""
+    body = b'{"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": []}'
+
+    async def raw(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 Fine\x01Reason\r\nContent-Type: application/json\r\nX-Ctl: a\x01b\x7fc\r\n"
+            b"X-Plain: kept\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(raw, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    out = tmp_path / "recorded.yaml"
+    recorder = Recorder(out, Redactor(()))
+    recorder.open()
+    try:
+        with BackgroundServer(make_app(Relay(f"http://127.0.0.1:{port}/v1", recorder))) as proxy:
+            url = f"{proxy.root_url}/v1/chat/completions"
+            async with aiohttp.ClientSession() as session, session.post(url, json=chat("odd head")) as answer:
+                assert answer.status == 200 and await answer.read() == body
+                assert "X-Ctl" not in answer.headers and answer.headers["X-Plain"] == "kept"
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -219,8 +219,8 @@ def _said(take: Take) -> str:
     whole = take.whole
     for kind in ("content", "refusal", "reasoning"):
         for track in take.tracks.values():
-            if track.text[kind]:
-                return track.text[kind]
+            if said := track.text(kind):
+                return said
         text = whole.get("text" if kind == "content" else kind)
         if isinstance(text, str) and text:
             return text

@@ -39,6 +39,8 @@ RECORDED: Mapping[str, Renders[Any, Any]] = {
     "/embeddings": embeddings,
     "/moderations": moderations,
 }
+
+
 # Headers of one hop, never forwarded (either way); `accept-encoding` is replaced by identity, so that the bytes
 # relayed are the bytes read; mockserver's own headers stay here.
 _HOP = frozenset(
@@ -61,6 +63,13 @@ _HOP = frozenset(
         "x-mock-scenario",
     }
 )
+
+
+def _printable(text: str) -> bool:
+    """Text a header line can carry: no control characters but tab."""
+    return all(char == "\t" or " " <= char != "\x7f" for char in text)
+
+
 MAX_RECORDED = 64 * 1024 * 1024  # an answer (or a request) larger than this is relayed, not recorded
 _MAGIC = {"gzip": b"\x1f\x8b", "x-gzip": b"\x1f\x8b", "deflate": b"x"}  # how a compressed body starts
 CONNECT_TIMEOUT = 30.0
@@ -135,10 +144,13 @@ class Relay:
         take.latency = (headers_at - arrived) * 1000
         tee, reader, kept = StreamTee(take), SseReader(), bytearray()
         recording = parsed is not None
-        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        # A reason or header value with control characters cannot be written back (aiohttp refuses the head).
+        reason = upstream.reason if upstream.reason and _printable(upstream.reason) else None
+        response = web.StreamResponse(status=upstream.status, reason=reason)
         for name, value in upstream.headers.items():
-            if name.lower() not in _HOP:
+            if name.lower() not in _HOP and _printable(value):
                 response.headers.add(name, value)
+        streamed = 0  # bytes of the answer so far: past MAX_RECORDED it is relayed, no longer recorded
         how, at = END, 0.0
         try:
             await response.prepare(request)
@@ -151,10 +163,11 @@ class Relay:
                 at = (loop.time() - headers_at) * 1000
                 if not data:
                     break
+                streamed += len(data)
                 if recording and take.stream:
                     for event in reader.feed(data, at):
                         tee.event(event, event.at)
-                    recording = reader.pending <= MAX_RECORDED
+                    recording = reader.pending <= MAX_RECORDED and streamed <= MAX_RECORDED
                 elif recording:
                     kept += data
                     recording = len(kept) <= MAX_RECORDED

@@ -36,7 +36,8 @@ class Track:
         self.items: Lines = Lines()
         self.finish: str | None = None
         self.calls = 0
-        self.text = {"content": "", "refusal": "", "reasoning": ""}
+        # The text of each kind, in pieces: joined when asked for (adding to one string copied it all, per chunk).
+        self._pieces: dict[str, list[str]] = {"content": [], "refusal": [], "reasoning": []}
         self._last = 0.0  # when the item before came, rounded as written
 
     def _delay(self, at: float) -> float:
@@ -48,8 +49,8 @@ class Track:
     def add(self, kind: str, value: Any, at: float, **extra: Any) -> None:
         """An item of `kind` (content, reasoning, refusal, tool_call, arguments, or a fault) at `at` ms."""
         delay = self._delay(at)
-        if kind in self.text and isinstance(value, str):
-            self.text[kind] += value
+        if kind in self._pieces and isinstance(value, str):
+            self._pieces[kind].append(value)
         if kind == "tool_call":
             self.calls += 1
         if kind == "content" and not delay and not extra:
@@ -60,6 +61,10 @@ class Track:
             item["delay_ms"] = delay
         item.update(extra)
         self.items.append(item)
+
+    def text(self, kind: str) -> str:
+        """All the text of `kind` (content, refusal or reasoning) so far."""
+        return "".join(self._pieces[kind])
 
     @property
     def empty(self) -> bool:
