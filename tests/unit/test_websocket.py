@@ -251,7 +251,8 @@ async def test_a_stall_holds_the_next_messages_back(aiohttp_client: Any) -> None
             event = json.loads((await ws.receive(timeout=5)).data)
             if event["type"] == "response.output_text.delta":
                 deltas.append(time.monotonic())
-    assert deltas[1] - deltas[0] >= 0.2
+    # Both are due on deadlines from the turn's start: a first delta read a little late narrows the gap.
+    assert deltas[1] - deltas[0] >= 0.2 - 0.01
     (entry,) = [entry for entry in await journal(client) if entry["method"] == "WS"]
     assert entry["fault"] == "stall" and entry["stall_ms"] == 200
 
