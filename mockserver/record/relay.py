@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from ..engine.ask import Ask
+from ..scenario.problems import header_text
 from ..wire import chat, completions, embeddings, moderations, responses
 from ..wire.contract import Renders
 from ..wire.errors import ApiError
@@ -63,11 +64,6 @@ _HOP = frozenset(
         "x-mock-scenario",
     }
 )
-
-
-def _printable(text: str) -> bool:
-    """Text a header line can carry: no control characters but tab."""
-    return all(char == "\t" or " " <= char != "\x7f" for char in text)
 
 
 MAX_RECORDED = 64 * 1024 * 1024  # an answer (or a request) larger than this is relayed, not recorded
@@ -145,10 +141,10 @@ class Relay:
         tee, reader, kept = StreamTee(take), SseReader(), bytearray()
         recording = parsed is not None
         # A reason or header value with control characters cannot be written back (aiohttp refuses the head).
-        reason = upstream.reason if upstream.reason and _printable(upstream.reason) else None
+        reason = upstream.reason if upstream.reason and header_text(upstream.reason) else None
         response = web.StreamResponse(status=upstream.status, reason=reason)
         for name, value in upstream.headers.items():
-            if name.lower() not in _HOP and _printable(value):
+            if name.lower() not in _HOP and header_text(value):
                 response.headers.add(name, value)
         streamed = 0  # bytes of the answer so far: past MAX_RECORDED it is relayed, no longer recorded
         how, at = END, 0.0
@@ -164,13 +160,12 @@ class Relay:
                 if not data:
                     break
                 streamed += len(data)
+                recording = recording and streamed <= MAX_RECORDED
                 if recording and take.stream:
                     for event in reader.feed(data, at):
                         tee.event(event, event.at)
-                    recording = reader.pending <= MAX_RECORDED and streamed <= MAX_RECORDED
                 elif recording:
                     kept += data
-                    recording = len(kept) <= MAX_RECORDED
                 await response.write(data)
             if how == DISCONNECT and request.transport is not None:
                 request.transport.close()  # the client sees the same cut

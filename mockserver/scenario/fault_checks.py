@@ -12,7 +12,7 @@ from typing import Any
 from .hangups import SOCKET_ENDS, SOCKET_KEYS, HangupChecks
 from .marked_yaml import line_of
 from .model import ENDINGS, KEEPALIVE, MID_STREAM_ERROR, Chunk, ErrorReply, Fault, FaultKind
-from .problems import kind_of, short
+from .problems import header_text, kind_of, short
 from .stream_items import STREAM_KINDS, StreamItemChecks
 
 _CHUNK_KINDS = ("content", *STREAM_KINDS, "error", "disconnect", "close", "end", "stall_ms", "raw", "keepalive")
@@ -236,7 +236,7 @@ class FaultChecks(HangupChecks, StreamItemChecks):
                 self.fail(line, f"header '{name}' must be on one line")
             elif name.lower() in FRAMING_HEADERS:
                 self.fail(line, f"header '{name}' frames the answer: the server sets it, a script cannot")
-            elif not all(ch == "\t" or " " <= ch != "\x7f" for ch in str(header)):
+            elif not header_text(str(header)):
                 self.fail(line, f"header '{name}' must not hold control characters")
             elif len(str(header)) > MAX_HEADER:
                 self.fail(line, f"header '{name}' is longer than {MAX_HEADER:,} characters: clients refuse such a line")

@@ -13,6 +13,12 @@ if TYPE_CHECKING:
     from .model import Scenario
 
 
+def header_text(text: str) -> bool:
+    """Whether a header line can carry the text: no control characters but tab (aiohttp refuses a head with
+    one)."""
+    return all(char == "\t" or " " <= char != "\x7f" for char in text)
+
+
 def printable(text: str) -> str:
     """Text safe to print on a terminal or in a log: line breaks, escape sequences, bidirectional controls and
     other invisible characters written as escapes (`\\n`, `\\x1b`, `\\u202e`), so that a name in a message can

@@ -52,11 +52,10 @@ class Bucket:
         self.at = now
 
     def fits(self, cost: int) -> bool:
-        return not self.enforced or (cost <= self.limit and self.level + cost <= self.limit + _EPSILON)
+        return not self.enforced or self.level + cost <= self.limit + _EPSILON
 
     def take(self, cost: int) -> None:
-        # A cost past the limit fills the bucket; it may be past floats too (a `max_tokens` of 400 digits).
-        self.level = min(self.level + min(cost, self.limit), float(self.limit))
+        self.level = min(self.level + cost, float(self.limit))
 
     @property
     def remaining(self) -> int:
