@@ -120,6 +120,30 @@ async def test_a_client_that_leaves_is_recorded_up_to_there(tmp_path: Path) -> N
     assert answer.items[-1].kind == "disconnect"  # type: ignore[union-attr]
 
 
+async def test_a_large_answer_is_recorded_while_the_proxy_goes_on_serving(tmp_path: Path) -> None:
+    """Recording a 1.5 MB answer takes about a second: the client's connection is free for its next request at
+    once (it used to wait until the recording was written), and the recording is in the file when the proxy
+    stops, after the smaller one that ended behind it."""
+    out = tmp_path / "large.yaml"
+    large = {"model": "gpt-4o", "input": ["a"] * 128, "dimensions": 1024}
+    with serving(UPSTREAM) as upstream, recording(upstream, out) as proxy:
+        async with aiohttp.ClientSession() as session:  # one connection, kept alive as the SDKs keep it
+            async with session.post(proxy.root_url + "/v1/embeddings", json=large) as response:
+                assert len(await response.read()) > 1_000_000
+            started = time.monotonic()
+            async with session.post(proxy.root_url + "/v1/chat/completions", json=chat("next")) as response:
+                assert (await response.read()).endswith(b"data: [DONE]\n\n")
+            assert time.monotonic() - started < 0.4
+            assert not out.exists()  # nothing written yet: the small one waits behind the large one
+    result = load_paths([out])
+    assert result.problems == []
+    assert [s.name for s in result.scenarios] == ["a-a-a-a-a-a", "next"]
+    with replaying(out) as replay:
+        replayed = await post(replay.root_url, "/v1/embeddings", large)
+    vectors = json.loads(replayed.body)["data"]
+    assert len(vectors) == 128 and len(vectors[0]["embedding"]) == 1024
+
+
 def test_the_record_command_and_a_kill_mid_write(tmp_path: Path) -> None:
     """`mockserver record` as a user runs it; then a recorder killed while fifty answers are being recorded
     leaves a file that loads, each scenario in it whole."""

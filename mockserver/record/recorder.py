@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -100,6 +101,17 @@ def _first_delays(take: Take) -> list[float]:
     return sorted(firsts)[:1]
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A recording ready to append: its text, the scenario it loads as, the scenario it is a step of, and what the
+    log says of it."""
+
+    text: str
+    scenario: Scenario
+    step_of: str | None
+    written: str
+
+
 class Recorder:
     """Writes the recordings of one file."""
 
@@ -136,10 +148,18 @@ class Recorder:
         now: bool = False,
         hint: str = "",
     ) -> str:
-        """Append the recording of `take`, the answer to `ask` (None: a capture without its request, chosen by
-        name only, named after `hint` or what it says); `origin` says where it comes from. Returns what was
-        written, for the log. With `now`, it is written before this returns; otherwise the file's writer does it
-        soon."""
+        """Append the recording of `take` (see `prepare`). Returns what was written, for the log. With `now`, it
+        is written before this returns; otherwise the file's writer does it soon."""
+        ready = self.prepare(take, ask, body, origin, hint)
+        return ready if isinstance(ready, str) else self.commit(ready, now)
+
+    def prepare(
+        self, take: Take, ask: Ask | None, body: Mapping[str, Any], origin: str, hint: str = ""
+    ) -> Prepared | str:
+        """The recording of `take`, the answer to `ask` (None: a capture without its request, chosen by name only,
+        named after `hint` or what it says), made and loaded as the file will load it; `origin` says where it
+        comes from. A string says why nothing is recorded. This is the costly part, a second a megabyte of answer:
+        it touches nothing but this recorder's names, so it may run off the event loop, one recording at a time."""
         assert self.file is not None, "open() first"
         rules = match_rules(ask, body, self.redact) if ask is not None else None
         answer = self.redact.data(self._answer(take, ask))
@@ -169,13 +189,18 @@ class Recorder:
             return "not recorded"
         if key is not None:  # the same request next time: the next step of this scenario
             self.heads[key] = known
+        return Prepared(text, result.scenarios[0], step_of, written)
+
+    def commit(self, ready: Prepared, now: bool = False) -> str:
+        """Append a prepared recording and serve it (on the event loop, unless `now`). Returns what was written."""
+        assert self.file is not None, "open() first"
         if now:
-            self.file.write_now([text])
+            self.file.write_now([ready.text])
         else:
-            self.file.append(text)
+            self.file.append(ready.text)
         if self.on_recorded is not None:
-            self.on_recorded(result.scenarios[0], step_of)
-        return f"recorded {written} in {self.path if self.file.stream is None else 'the output'}"
+            self.on_recorded(ready.scenario, ready.step_of)
+        return f"recorded {ready.written} in {self.path if self.file.stream is None else 'the output'}"
 
     def _name(self, take: Take, ask: Ask | None, hint: str) -> str:
         if ask is not None:

@@ -9,11 +9,13 @@ and moderations); every other `/v1` route (models, stored responses, files, ...)
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,7 +27,7 @@ from ..scenario.problems import header_text
 from ..wire import chat, completions, embeddings, moderations, responses
 from ..wire.contract import Renders
 from ..wire.errors import ApiError
-from .recorder import Recorder
+from .recorder import Prepared, Recorder
 from .sse import SseReader
 from .take import CLIENT_LEFT, DISCONNECT, END, Take
 from .tees import StreamTee, read_body, read_error
@@ -67,6 +69,7 @@ _HOP = frozenset(
 
 
 MAX_RECORDED = 64 * 1024 * 1024  # an answer (or a request) larger than this is relayed, not recorded
+OFF_LOOP = 64 * 1024  # an answer larger than this is recorded on the recording thread (it takes 50 ms or more)
 _MAGIC = {"gzip": b"\x1f\x8b", "x-gzip": b"\x1f\x8b", "deflate": b"x"}  # how a compressed body starts
 CONNECT_TIMEOUT = 30.0
 
@@ -78,6 +81,9 @@ class Relay:
         self.upstream = upstream
         self.recorder = recorder
         self._session: aiohttp.ClientSession | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="mockserver-record")  # no thread until used
+        self._waiting = 0  # recordings given to the thread and not yet appended
+        self._pending: set[asyncio.Future[None]] = set()
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
@@ -88,6 +94,8 @@ class Relay:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        await asyncio.gather(*self._pending)  # the answers that ended are all in the file
+        self._thread.shutdown()
         if self.recorder is not None:
             await self.recorder.close()
 
@@ -180,15 +188,48 @@ class Relay:
             note = "relayed"
             if parsed is not None:
                 note = "not recorded: the answer is too large" if not recording else "not recorded"
-            if recording and parsed is not None:
-                note = self._record(request, take, tee, reader, bytes(kept), upstream.headers, parsed, how, at, arrived)
             elapsed = (loop.time() - arrived) * 1000
-            log.info("%s %s %d %.0fms upstream; %s", request.method, request.path, take.status, elapsed, note)
+            said = functools.partial(
+                log.info, "%s %s %d %.0fms upstream; %s", request.method, request.path, take.status, elapsed
+            )
+            if recording and parsed is not None:
+                since = time.time() - elapsed / 1000  # when it arrived, by the clock
+                answer = (take, tee, reader, bytes(kept), upstream.headers)
+                prepare = functools.partial(
+                    self._prepare, request.method, request.path, *answer, parsed, how, at, since
+                )
+                self._record(prepare, said, streamed > OFF_LOOP)
+            else:
+                said(note)
         return response
 
-    def _record(
+    def _record(self, prepare: Callable[[], Prepared | str], said: Callable[[str], None], large: bool) -> None:
+        """Record an answer, and `said` what became of it: at once, or — when it is large, or others wait on the
+        recording thread — there, about a second a megabyte, while the loop goes on serving and the client's
+        connection is free for its next request. Either way it is appended and served from the loop, in the
+        order the answers ended."""
+        if not large and not self._waiting:
+            said(self._committed(prepare()))
+            return
+        self._waiting += 1
+        task = asyncio.ensure_future(self._off_loop(prepare, said))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _off_loop(self, prepare: Callable[[], Prepared | str], said: Callable[[str], None]) -> None:
+        try:
+            said(self._committed(await asyncio.get_running_loop().run_in_executor(self._thread, prepare)))
+        finally:
+            self._waiting -= 1
+
+    def _committed(self, ready: Prepared | str) -> str:
+        assert self.recorder is not None
+        return ready if isinstance(ready, str) else self.recorder.commit(ready)
+
+    def _prepare(
         self,
-        request: web.Request,
+        method: str,
+        path: str,
         take: Take,
         tee: StreamTee,
         reader: SseReader,
@@ -197,13 +238,12 @@ class Relay:
         parsed: tuple[Ask, dict[str, Any]],
         how: str,
         at: float,
-        arrived: float,
-    ) -> str:
-        """Record the answer, whatever became of the client; never fail the request for it. Returns what became
-        of it, for the log."""
+        since: float,
+    ) -> Prepared | str:
+        """Make the recording of the answer, whatever became of the client; never fail the request for it. A
+        string says what became of it instead, for the log."""
         assert self.recorder is not None
-        elapsed = (asyncio.get_running_loop().time() - arrived) * 1000
-        note = "not recorded"
+        note: Prepared | str = "not recorded"
         try:
             if take.status >= 400:
                 read_error(take, take.status, body, headers)
@@ -221,12 +261,12 @@ class Relay:
             if take.unreadable is not None:
                 note = f"not recorded: {take.unreadable}"
             else:
-                when = datetime.fromtimestamp(time.time() - elapsed / 1000, timezone.utc)
+                when = datetime.fromtimestamp(since, timezone.utc)
                 url = shown(target(self.upstream, take.endpoint, ""))
-                origin = f"recorded {when:%Y-%m-%d %H:%M:%S} UTC from {request.method} {url}"
-                note = self.recorder.record(take, parsed[0], parsed[1], origin)
+                origin = f"recorded {when:%Y-%m-%d %H:%M:%S} UTC from {method} {url}"
+                note = self.recorder.prepare(take, parsed[0], parsed[1], origin)
         except (ValueError, RecursionError):  # not JSON, or nested past the parser
             note = "not recorded: the answer is not JSON"
         except Exception:  # a bug: the client has its answer all the same
-            log.exception("could not record the answer to %s %s", request.method, request.path)
+            log.exception("could not record the answer to %s %s", method, path)
         return note
