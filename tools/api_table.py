@@ -113,6 +113,23 @@ class Document:
                     table[f"{key}.{member}"] = self.param(inner)
         return table, list(dict.fromkeys(body.get("required", [])))
 
+    def items(self, name: str) -> dict[str, tuple[list[str], dict[str, dict[str, Any]]]]:
+        """Each kind of input item of a union (by its `type`; messages aside, whose forms share one), with its
+        required members (`type` aside) and its members' types."""
+        found: dict[str, tuple[list[str], dict[str, dict[str, Any]]]] = {}
+        for branch in self.branches(self.schemas[name]):
+            kind = branch.get("properties", {}).get("type", {})
+            kinds = [value for form in self.branches(kind) for value in form.get("enum", [])]
+            if not kinds or kinds[0] == "message" or kinds[0] in found:
+                continue
+            members = {
+                member: self.param(inner)
+                for member, inner in sorted(branch.get("properties", {}).items())
+                if member != "type"
+            }
+            found[kinds[0]] = ([member for member in branch.get("required", []) if member != "type"], members)
+        return dict(sorted(found.items()))
+
 
 def _text(value: Any) -> str:
     """A value as Python source in the house style (double quotes, one-element tuples with their comma)."""
@@ -127,6 +144,14 @@ def _literal(entry: Mapping[str, Any]) -> str:
     keys = ("enum", "minimum", "maximum", "min_items", "max_items", "max_length")
     parts += [f"{key}={_text(entry[key])}" for key in keys if key in entry]
     return f"P({', '.join(parts)})"
+
+
+def _entry(key: str, entry: Mapping[str, Any]) -> str:
+    """One line of a table, folded as the formatter folds it when it is too long."""
+    line = f"    {json.dumps(key)}: {_literal(entry)},"
+    if len(line) <= 120:
+        return line
+    return f"    {json.dumps(key)}: P(\n        {_literal(entry)[2:-1]}\n    ),"
 
 
 def render(spec: Mapping[str, Any]) -> str:
@@ -159,8 +184,23 @@ def render(spec: Mapping[str, Any]) -> str:
     for label, name in ENDPOINTS.items():
         table, required = document.table(name)
         lines += ["", f"{label}_REQUIRED = {_text(tuple(required))}", f"{label}: dict[str, P] = {{"]
-        lines += [f"    {json.dumps(key)}: {_literal(entry)}," for key, entry in table.items()]
+        lines += [_entry(key, entry) for key, entry in table.items()]
         lines.append("}")
+    items = document.items("InputItem")
+    lines += [
+        "",
+        "# The `type` an input item of Responses (or of a conversation) may have; and, messages aside (their forms",
+        "# share one type), the members each kind requires and the members' types.",
+        "ITEM_TYPES = (",
+        *(f"    {json.dumps(kind)}," for kind in sorted(["message", *items])),
+        ")",
+        "ITEM_REQUIRED: dict[str, tuple[str, ...]] = {",
+    ]
+    lines += [f"    {json.dumps(kind)}: {_text(tuple(required))}," for kind, (required, _) in items.items()]
+    lines += ["}", "ITEMS: dict[str, P] = {"]
+    for kind, (_, members) in items.items():
+        lines += [_entry(f"{kind}.{member}", entry) for member, entry in members.items()]
+    lines.append("}")
     return "\n".join(lines) + "\n"
 
 

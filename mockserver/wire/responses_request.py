@@ -9,7 +9,7 @@ from typing import Any, ClassVar, cast
 
 from ..engine.ask import Ask, Call, Message, Role
 from ..scenario.tokens import estimate_prompt_tokens, message_text
-from . import params, tools_request, validation
+from . import input_items, params, tools_request, validation
 from .errors import invalid, missing
 from .model_limits import responses_limits
 
@@ -193,7 +193,7 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
         where = f"input[{index}]"
         if not isinstance(item, Mapping):
             raise params.wrong_type(where, "an object", item)
-        kind = item.get("type") or "message"
+        kind = input_items.item_type(item, where)
         if kind == "message":
             role = params.role(item, where, ROLES, param=where)  # the live API names the item, not its role
             if "content" not in item:
@@ -201,6 +201,8 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
             content = item["content"]
             if not isinstance(content, (str, list)):
                 raise params.wrong_type(f"{where}.content", "one of an array of objects or string", content)
+            if isinstance(content, list):
+                input_items.parts(content, f"{where}.content", input_items.CONTENT_PARTS)
             messages.append({"role": role, "content": content})
             turns.append(Message(cast(Role, role), message_text(content)))
             if role == "user":

@@ -105,6 +105,16 @@ async def test_what_the_api_refuses(client: Any) -> None:
     }
     bad = await client.post("/v1/conversations", json={"items": [{"role": "robot", "content": "x"}]})
     assert (await error_of(bad, 400))["param"] == "items[0]"  # the item, as on Responses input
+    created = await ok(await client.post("/v1/conversations", json={}))
+    for item, param in [
+        ({"type": "function_call_output", "call_id": "c", "output": 5}, "items[0].output"),
+        ({"type": "function_call", "call_id": "c", "name": 5, "arguments": "{}"}, "items[0].name"),
+        ({"role": "user", "content": [{"type": "input_text", "text": 5}]}, "items[0].content[0].text"),
+        ({"type": "bogus"}, "items[0]"),
+    ]:  # each was stored as sent, and listed back with its wrong type
+        added = await client.post(f"/v1/conversations/{created['id']}/items", json={"items": [item]})
+        assert (await error_of(added, 400))["param"] == param
+    assert (await ok(await client.get(f"/v1/conversations/{created['id']}/items")))["data"] == []
     keys = {f"k{n}": "v" for n in range(17)}
     assert (await error_of(await client.post("/v1/conversations", json={"metadata": keys}), 400))["code"] == (
         "object_above_max_properties"
