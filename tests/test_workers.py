@@ -53,9 +53,15 @@ def test_a_killed_worker_is_started_again_and_said_so(cli_server: Any) -> None:
 
 
 @pytest.mark.slow
-def test_workers_stop_when_their_parent_is_killed(cli_server: Any) -> None:
-    server = cli_server("--workers", "2")
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_workers_stop_when_their_parent_is_killed(cli_server: Any, tmp_path: Path, loop: str) -> None:
+    """And leave nothing behind: on uvloop the workers meet through sockets in a temporary folder, which the
+    parent removes when it stops, and the workers when it was killed (it used to stay, one a run)."""
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    server = cli_server("--workers", "2", "--loop", loop, env={"TMPDIR": str(tmp_path)})
     answering = wait_for(lambda: two_workers(server))
+    assert len(list(tmp_path.glob("mockserver-workers-*"))) == (loop == "uvloop")
     server.process.send_signal(signal.SIGKILL)
     server.process.wait()
 
@@ -63,6 +69,7 @@ def test_workers_stop_when_their_parent_is_killed(cli_server: Any) -> None:
         return not any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in answering)
 
     wait_for(gone, timeout=5)
+    assert list(tmp_path.glob("mockserver-workers-*")) == []
 
 
 def _state(pid: int) -> str:

@@ -5,6 +5,7 @@ a Unix socket of its own, where the others reach it to add up `/metrics` (server
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
 import multiprocessing
@@ -45,11 +46,17 @@ def cannot_listen(args: argparse.Namespace, exc: OSError) -> int:
     return 1
 
 
-def _exit_with(parent: int) -> None:
+def _exit_with(parent: int, meeting_point: str) -> None:
     """Stop this worker (as SIGTERM does) once the process that started it is gone, so that no worker is left
-    serving the port on its own after the parent was killed."""
+    serving the port on its own after the parent was killed. The parent would have removed the workers' folder
+    of sockets: each worker removes its own socket, and the last one out the folder."""
     while os.getppid() == parent:
         time.sleep(ORPHAN_POLL_S)
+    if not meeting_point.startswith("\0"):  # not an abstract socket: a file in the folder
+        with contextlib.suppress(OSError):
+            os.unlink(meeting_point)
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(meeting_point))  # refused while another worker's socket is there
     os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -66,8 +73,10 @@ def _worker(
 ) -> None:
     """One of `--workers` processes: loads the scenarios itself and serves them on the shared port."""
     setup(index)
-    threading.Thread(target=_exit_with, args=(parent,), name="mockserver-parent", daemon=True).start()
     args.worker_socket = args.worker_sockets[index - 1]
+    orphaned = threading.Thread(target=_exit_with, args=(parent, args.worker_socket), name="mockserver-parent")
+    orphaned.daemon = True
+    orphaned.start()
     result = load_paths(paths)
     if result.problems:  # the files changed since the parent checked them
         report(result)
