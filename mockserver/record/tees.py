@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..scenario.endpoints import FLOAT32_MAX
+from ..scenario.marked_yaml import MAX_VALUES
 from .emit import Flow, float32
 from .sse import Event
 from .take import COMPLETED, END, ERROR, Take, Track
@@ -21,6 +22,7 @@ from .take import COMPLETED, END, ERROR, Take, Track
 _DONE = "[DONE]"
 ERROR_FIELDS = ("message", "type", "param", "code")
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+_MOST_VALUES = MAX_VALUES - 1000  # what a recorded embeddings answer may hold: the rest of its item fits beside
 
 
 def _text(value: Any) -> str | None:
@@ -301,6 +303,7 @@ def _response_object(take: Take, body: Mapping[str, Any]) -> None:
 
 def _embeddings(take: Take, body: Mapping[str, Any]) -> None:
     vectors = []
+    held = 0
     for item in body.get("data") or ():
         embedding = _mapping(item).get("embedding")
         if isinstance(embedding, str):
@@ -313,6 +316,13 @@ def _embeddings(take: Take, body: Mapping[str, Any]) -> None:
             values = [value for value in embedding if isinstance(value, (int, float)) and not isinstance(value, bool)]
         else:
             values = []
+        held += len(values)
+        if held > _MOST_VALUES:  # found before the seconds it would take to write and check the file
+            take.unreadable = (
+                f"the answer holds more than {_MOST_VALUES:,} embedding values, and a scenario file loads at most "
+                f"{MAX_VALUES:,} values"
+            )
+            return
         if any(abs(value) > FLOAT32_MAX for value in values):
             take.unreadable = "an embedding value is beyond the largest float32 (3.4e+38), which no answer can send"
             return

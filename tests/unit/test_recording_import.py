@@ -4,7 +4,9 @@ capture did."""
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +159,23 @@ def test_an_embedding_beyond_float32_is_reported(tmp_path: Path, capsys: pytest.
     capture.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "x"}, "entries": [entry]}}))
     assert main(["import", str(capture)]) == 1
     assert "beyond the largest float32" in capsys.readouterr().err
+
+
+def test_an_embeddings_answer_past_what_a_file_loads_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 2,000,000 values: written (after seconds of work) and refused by the check load, logged as a bug.
+    entry = har_entry("x", "", mime="application/json")
+    entry["request"]["url"] = "https://api.openai.com/v1/embeddings"
+    entry["request"]["postData"]["text"] = json.dumps({"model": "text-embedding-3-small", "input": ["x", "y"]})
+    vector = base64.b64encode(struct.pack("<1000000f", *[0.5] * 1_000_000)).decode()
+    data = [{"object": "embedding", "index": index, "embedding": vector} for index in range(2)]
+    entry["response"]["content"]["text"] = json.dumps({"object": "list", "data": data})
+    capture = tmp_path / "vectors.har"
+    capture.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "x"}, "entries": [entry]}}))
+    assert main(["import", str(capture)]) == 1
+    said = capsys.readouterr().err
+    assert "the answer holds more than 1,999,000 embedding values" in said and "2,000,000" in said
 
 
 def test_a_capture_nested_past_the_parser_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
