@@ -127,7 +127,10 @@ class Document:
                 for member, inner in sorted(branch.get("properties", {}).items())
                 if member != "type"
             }
-            found[kinds[0]] = ([member for member in branch.get("required", []) if member != "type"], members)
+            # The document requires a few members it never defines (`request_id` of an MCP approval response):
+            # only the members it describes are required.
+            required = [member for member in branch.get("required", []) if member in members]
+            found[kinds[0]] = (required, members)
         return dict(sorted(found.items()))
 
 

@@ -93,7 +93,7 @@ def _items(body: Mapping[str, Any], conversation: Conversation, required: bool) 
             "array_above_max_length",
         )
     try:
-        turns_of(value)
+        turns_of(value, checked=True)
     except ApiError as exc:  # the input checks name `input[...]`; here the items are `items[...]`
         raise ApiError(
             exc.status,

@@ -99,7 +99,7 @@ def resolve(store: Store, ask: ResponsesAsk) -> Turns | None:
     prior: Turns | None = None
     if conversation_id is not None:
         conversation = stored(store, session, conversation_id, Conversation, "Conversation")
-        estimate, _, messages = turns_of(conversation.items)
+        estimate, _, messages = turns_of(conversation.items, checked=False)
         prior = Turns(estimate, messages)
     elif previous is not None:
         record = store.get(session, previous, StoredResponse)
@@ -168,7 +168,7 @@ def own_turns(record: StoredResponse) -> Turns:
         return record.own
     value = record.ask.input
     items: list[Any] = [{"role": "user", "content": value}] if isinstance(value, str) else list(value or [])
-    estimate, _, messages = turns_of(items + output_of(record))
+    estimate, _, messages = turns_of(items + output_of(record), checked=False)
     turns = Turns(estimate, messages)
     if record.status in DONE:
         record.own = turns

@@ -14,7 +14,21 @@ from .errors import missing
 from .params import not_supported, wrong_type
 from .validation import Surface, check_value
 
-_ITEMS = Surface(params=api_table.ITEMS, order=(), nested=())
+# Where the live API takes more than the published document (2.3.0) says, as the SDKs' own types and the clients
+# that use them show: a newer item type (LangChain and pydantic-ai send it), a newer status, and a shell call
+# output that the Agents SDK sends with `call_id` and no `id`.
+_REQUIRED = {**api_table.ITEM_REQUIRED, "configuration_update": (), "local_shell_call_output": ("output",)}
+ITEM_TYPES = tuple(sorted({*api_table.ITEM_TYPES, *_REQUIRED}))
+_ITEMS = Surface(
+    params={
+        **api_table.ITEMS,
+        "web_search_call.status": P(
+            ("string",), enum=("in_progress", "searching", "completed", "failed", "incomplete")
+        ),
+    },
+    order=(),
+    nested=(),
+)
 _MESSAGE_STATUS = P(("string",), enum=("in_progress", "completed", "incomplete"))  # the document's, for messages
 # The parts a message's content may hold, listed (in this order) in the live API's 400 for any other.
 CONTENT_PARTS = (
@@ -33,23 +47,32 @@ OUTPUT_PARTS = ("input_text", "input_image", "input_file")
 _TEXT = {"input_text": "text", "output_text": "text", "summary_text": "text", "refusal": "refusal"}
 
 
+def kind_of(item: Mapping[str, Any]) -> Any:
+    """An item's `type`; without one, a message, or a reference to a stored item (only an `id`, which is what
+    the type defaults to)."""
+    kind = item.get("type")
+    if kind is not None:
+        return kind
+    return "item_reference" if "id" in item and "role" not in item and "content" not in item else "message"
+
+
 def item_type(item: Mapping[str, Any], where: str) -> str:
     """The kind of the item at `where` (`input[2]`), once its type and members pass the checks; a message (no
     `type`, or `message`) is the caller's to check, its content parts aside (`parts`)."""
-    kind = item.get("type")
-    if kind is None or kind == "message":
+    kind = kind_of(item)
+    if kind == "message":
         if item.get("status") is not None:
             check_value(f"{where}.status", item["status"], _MESSAGE_STATUS, _ITEMS)
         return "message"
     if not isinstance(kind, str):
         raise wrong_type(f"{where}.type", "a string", kind)
-    if kind not in api_table.ITEM_REQUIRED:  # the live API names the item, as for a role it does not know
-        raise not_supported(kind, where, api_table.ITEM_TYPES)
-    for member in api_table.ITEM_REQUIRED[kind]:
+    if kind not in _REQUIRED:  # the live API names the item, as for a role it does not know
+        raise not_supported(kind, where, ITEM_TYPES)
+    for member in _REQUIRED[kind]:
         if member not in item:
             raise missing(f"{where}.{member}")
     for member, value in item.items():
-        param = api_table.ITEMS.get(f"{kind}.{member}")
+        param = _ITEMS.params.get(f"{kind}.{member}")
         if param is not None and value is not None:
             check_value(f"{where}.{member}", value, param, _ITEMS)
     if kind == "function_call_output" and isinstance(item.get("output"), list):

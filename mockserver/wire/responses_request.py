@@ -166,10 +166,11 @@ def _conversation(body: Mapping[str, Any]) -> str | None:
     return str(value) if value is not None else None
 
 
-def turns_of(items: list[Any]) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
-    """Stored items (a response's input and output, a conversation's items) read as a request's input is: the
-    chat-like messages of the token estimate, the last user message's text, the turns."""
-    return _input(items)
+def turns_of(items: list[Any], checked: bool) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
+    """Items (a response's input and output, a conversation's items) read as a request's input is: the chat-like
+    messages of the token estimate, the last user message's text, the turns. `checked`: as the API checks new
+    items (stored ones passed those checks on their way in)."""
+    return _input(items, checked)
 
 
 def _flag(body: Mapping[str, Any], key: str, default: bool) -> bool:
@@ -177,7 +178,7 @@ def _flag(body: Mapping[str, Any], key: str, default: bool) -> bool:
     return default if value is None else value
 
 
-def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
+def _input(value: Any, checked: bool = True) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
     """The input as chat-like messages, for the prompt estimate; the text of its last user message; its turns. It
     may be absent (a request that continues a `previous_response_id`), a string, or a list of items."""
     if value is None:
@@ -193,7 +194,7 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
         where = f"input[{index}]"
         if not isinstance(item, Mapping):
             raise params.wrong_type(where, "an object", item)
-        kind = input_items.item_type(item, where)
+        kind = input_items.item_type(item, where) if checked else input_items.kind_of(item)
         if kind == "message":
             role = params.role(item, where, ROLES, param=where)  # the live API names the item, not its role
             if "content" not in item:
@@ -201,7 +202,7 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
             content = item["content"]
             if not isinstance(content, (str, list)):
                 raise params.wrong_type(f"{where}.content", "one of an array of objects or string", content)
-            if isinstance(content, list):
+            if checked and isinstance(content, list):
                 input_items.parts(content, f"{where}.content", input_items.CONTENT_PARTS)
             messages.append({"role": role, "content": content})
             turns.append(Message(cast(Role, role), message_text(content)))
@@ -228,11 +229,11 @@ def _input(value: Any) -> tuple[list[Mapping[str, Any]], str, list[Message]]:
 def _check_items(value: Any) -> None:
     """Without a stored response to continue, every function call output answers a call made earlier in the input,
     and a reasoning item comes with the item it led to."""
-    if not isinstance(value, list) or any(item.get("type") == "item_reference" for item in value):
+    if not isinstance(value, list) or any(input_items.kind_of(item) == "item_reference" for item in value):
         return  # a referenced item may be the call: it is stored, not here
     calls: set[Any] = set()
     for index, item in enumerate(value):
-        kind = item.get("type") or "message"
+        kind = input_items.kind_of(item)
         call_id = item.get("call_id") if kind in ("function_call", "function_call_output") else None
         if call_id is not None and not isinstance(call_id, str):
             raise params.wrong_type(f"input[{index}].call_id", "a string", call_id)
@@ -251,7 +252,7 @@ def _check_items(value: Any) -> None:
 
 def _is_input(item: Mapping[str, Any]) -> bool:
     """An item that is not the model's own output: a message from the user, system or developer, a tool result."""
-    kind = item.get("type") or "message"
+    kind = input_items.kind_of(item)
     return kind == "function_call_output" or (kind == "message" and item.get("role") != "assistant")
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .input_items import kind_of
+
 # The id prefix of each kind of item the mock names itself.
 PREFIXES = {
     "message": "msg_",
@@ -29,7 +31,7 @@ def listed_input(value: Any, make_id: MakeId) -> list[dict[str, Any]]:
 
 def listed(item: Mapping[str, Any], make_id: MakeId) -> dict[str, Any]:
     """One item as it is listed; one the client named keeps its id."""
-    kind = str(item.get("type") or "message")
+    kind = str(kind_of(item))
     item_id = item.get("id") if isinstance(item.get("id"), str) else None
     item_id = item_id or make_id(PREFIXES.get(kind, "item_"))
     if kind == "message":

@@ -225,7 +225,7 @@ RESPONSES_CASES: list[tuple[dict[str, Any], str | None, str | None, str]] = [
     (responses(input=[{"role": "robot", "content": "hi"}]), "input[0]", "invalid_value", "Invalid value: 'robot'. Supported values are: 'assistant', 'system', 'developer', and 'user'."),
     (responses(input=[{"role": "user", "content": None}]), "input[0].content", "invalid_type", "Invalid type for 'input[0].content': expected one of an array of objects or string, but got null instead."),
     # each item as the published schema has it: its type, the members it requires, their types, a message's parts
-    (responses(input=[{"type": "bogus"}]), "input[0]", "invalid_value", "Invalid value: 'bogus'. Supported values are: 'additional_tools', 'apply_patch_call', 'apply_patch_call_output', 'code_interpreter_call', 'compaction', 'compaction_trigger', 'computer_call', 'computer_call_output', 'custom_tool_call', 'custom_tool_call_output', 'file_search_call', 'function_call', 'function_call_output', 'image_generation_call', 'item_reference', 'local_shell_call', 'local_shell_call_output', 'mcp_approval_request', 'mcp_approval_response', 'mcp_call', 'mcp_list_tools', 'message', 'program', 'program_output', 'reasoning', 'shell_call', 'shell_call_output', 'tool_search_call', 'tool_search_output', and 'web_search_call'."),
+    (responses(input=[{"type": "bogus"}]), "input[0]", "invalid_value", "Invalid value: 'bogus'. Supported values are: 'additional_tools', 'apply_patch_call', 'apply_patch_call_output', 'code_interpreter_call', 'compaction', 'compaction_trigger', 'computer_call', 'computer_call_output', 'configuration_update', 'custom_tool_call', 'custom_tool_call_output', 'file_search_call', 'function_call', 'function_call_output', 'image_generation_call', 'item_reference', 'local_shell_call', 'local_shell_call_output', 'mcp_approval_request', 'mcp_approval_response', 'mcp_call', 'mcp_list_tools', 'message', 'program', 'program_output', 'reasoning', 'shell_call', 'shell_call_output', 'tool_search_call', 'tool_search_output', and 'web_search_call'."),
     (responses(input=[{"type": "function_call", "call_id": "call_1", "arguments": "{}"}]), "input[0].name", "missing_required_parameter", "Missing required parameter: 'input[0].name'."),
     (responses(input=[{**CALL, "arguments": {"city": "Paris"}}]), "input[0].arguments", "invalid_type", "Invalid type for 'input[0].arguments': expected a string, but got an object instead."),
     (responses(input=[{**CALL, "status": "done"}]), "input[0].status", "invalid_value", "Invalid value: 'done'. Supported values are: 'in_progress', 'completed', and 'incomplete'."),
@@ -281,6 +281,15 @@ async def test_responses_of_the_same_shapes_pass(client_for: Any) -> None:
         responses(input="Answer in json", text={"format": {"type": "json_object"}, "verbosity": "low"}),
         responses(input=[{"role": "user", "content": "hi"}, {"type": "reasoning", "id": "rs_1", "summary": []}, CALL]),
         responses(input=[{"type": "item_reference", "id": "fc_1"}, stored[1]]),  # the call is the stored item
+        responses(input=[{"id": "fc_1"}, stored[1]]),  # a reference's type may be left out
+        # What clients send beyond the published document (or against its slips): the Agents SDK's MCP approval
+        # and local shell output, LangChain's and pydantic-ai's configuration update, a replayed web search.
+        responses(input=[{"type": "mcp_approval_response", "approval_request_id": "mcpr_1", "approve": True}]),
+        responses(input=[{"type": "local_shell_call_output", "call_id": "call_l", "output": "{}"}]),
+        responses(input=[{"type": "configuration_update", "reasoning": {"effort": "high"}, "id": None}]),
+        responses(
+            input=[{"id": "ws_1", "type": "web_search_call", "status": "incomplete", "action": {"type": "search"}}]
+        ),
     ]
     for body in bodies:
         response = await client.post("/v1/responses", json=body)
