@@ -9,9 +9,10 @@ The feed reads the journal when it flushes rather than being told of each write:
 work for it, and however many chunks a stream writes, it costs one line a flush. Under load the flushes space out
 (up to one a second), so that watching costs about the same however busy the server is.
 
-Each subscriber has its own bounded backlog, so a page that reads slowly (or not at all) never slows the API or
-grows the server's memory. When the backlog is full, what it held is dropped and the subscriber gets a `resync`
-event and a fresh snapshot: the journal is the truth, the feed only says what changed since.
+Each subscriber has its own bounded backlog, and its snapshot is made a piece at a time as the page takes it, so a
+page that reads slowly (or not at all) never slows the API or grows the server's memory. When the backlog is full,
+what it held is dropped and the subscriber gets a `resync` event and a fresh snapshot: the journal is the truth,
+the feed only says what changed since.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from aiohttp import web
@@ -35,6 +37,7 @@ MAX_FLUSH_S = 1.0
 BUSY = 1000  # changes a second beyond which flushes space out (1,000 streams in progress: one flush a second)
 HEARTBEAT_S = 15.0  # a comment line when nothing happens, so proxies keep the connection and gone pages are noticed
 MAX_BACKLOG = 2 * 1024 * 1024  # bytes waiting for one subscriber
+PIECE = 64 * 1024  # a snapshot is written in pieces of about this size
 
 
 def summary(entry: Entry, ticks_from: int = 0) -> dict[str, Any]:
@@ -83,8 +86,12 @@ def progress(entry: Entry, ticks_from: int, named: bool) -> dict[str, Any]:
     return update
 
 
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
 def event(name: str, data: Any) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+    return b"event: " + name.encode() + b"\ndata: " + _json(data) + b"\n\n"
 
 
 class Subscriber:
@@ -128,20 +135,25 @@ class Feed:
         self.stats: dict[str, int] = {}
         self.flusher: asyncio.Task[None] | None = None
 
-    def snapshot(self, session: str | None) -> bytes:
-        entries = self.state.journal.select(session=session)
-        return event(
-            "snapshot",
-            {
-                "now": time.time(),
-                "requests": [summary(entry) for entry in entries],
-                "journal_size": self.state.settings.journal_size,
-                "stats": self._stats(),
-            },
-        )
+    def snapshot(self, session: str | None) -> Iterator[bytes]:
+        """The `snapshot` event in pieces of about `PIECE` bytes, each entry serialized only once the pieces before
+        it are taken: a journal of long streams makes a snapshot of many megabytes, and each page that asked for
+        one would hold all of it (however slowly it reads), and stop the server while it was made."""
+        entries = list(self.state.journal.select(session=session))
+        head = {"now": time.time(), "journal_size": self.state.settings.journal_size, "stats": self._stats()}
+        pieces = [b"event: snapshot\ndata: " + _json(head)[:-1] + b',"requests":[']
+        size = 0
+        for index, entry in enumerate(entries):
+            pieces.append((b"," if index else b"") + _json(summary(entry)))
+            size += len(pieces[-1])
+            if size >= PIECE:
+                yield b"".join(pieces)
+                pieces.clear()
+                size = 0
+        yield b"".join(pieces) + b"]}\n\n"
 
-    def subscribe(self, session: str | None) -> tuple[Subscriber, bytes]:
-        """A new subscriber and its snapshot, taken at the same moment as the flusher's starting point."""
+    def subscribe(self, session: str | None) -> Subscriber:
+        """A new subscriber, from the same moment as the flusher's starting point (its snapshot is the caller's)."""
         if self.flusher is None:
             entries = self.state.journal.entries
             self.last_id = entries[-1].id if entries else 0
@@ -150,7 +162,7 @@ class Feed:
             self.flusher = asyncio.create_task(self._flush_while_watched())
         subscriber = Subscriber(session)
         self.subscribers.add(subscriber)
-        return subscriber, self.snapshot(session)
+        return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
@@ -274,9 +286,9 @@ async def feed(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
     await response.prepare(request)
-    subscriber, snapshot = hub.subscribe(session)
+    subscriber = hub.subscribe(session)
     try:
-        await response.write(snapshot)
+        await _write_snapshot(response, hub, session)
         while not subscriber.closed:
             try:
                 await asyncio.wait_for(subscriber.wake.wait(), HEARTBEAT_S)
@@ -286,7 +298,8 @@ async def feed(request: web.Request) -> web.StreamResponse:
             subscriber.wake.clear()
             if subscriber.behind:
                 subscriber.behind = False
-                await response.write(event("resync", {}) + hub.snapshot(session))
+                await response.write(event("resync", {}))
+                await _write_snapshot(response, hub, session)
             elif subscriber.backlog:
                 await response.write(subscriber.take())
     except ConnectionError:
@@ -294,6 +307,14 @@ async def feed(request: web.Request) -> web.StreamResponse:
     finally:
         hub.unsubscribe(subscriber)
     return response
+
+
+async def _write_snapshot(response: web.StreamResponse, hub: Feed, session: str | None) -> None:
+    """A piece at a time, each once the one before has left (or, for a page that reads fast, after the loop has
+    served the others)."""
+    for piece in hub.snapshot(session):
+        await response.write(piece)  # waits while the page has not taken what was written
+        await asyncio.sleep(0)
 
 
 def add_routes(app: web.Application) -> None:

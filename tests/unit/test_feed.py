@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 import aiohttp
@@ -12,6 +13,7 @@ from helpers import chat
 
 from mockserver.server import feed
 from mockserver.server.feed import FEED, Subscriber
+from mockserver.server.feed import summary as summarized
 from mockserver.testing import make_app
 
 SCENARIOS = """
@@ -128,6 +130,41 @@ async def test_a_backlog_never_outgrows_its_bound(monkeypatch: pytest.MonkeyPatc
         subscriber.push(b"x" * 300)
         assert subscriber.size <= 1000
     assert subscriber.behind and not subscriber.backlog  # it will be sent a snapshot instead
+
+
+async def test_a_page_that_does_not_read_costs_only_the_first_pieces_of_its_snapshot(
+    aiohttp_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot of a full journal runs to megabytes (here 1,000 requests on 8 KB paths: 16 MB). It was made whole
+    for each page, and held until the page read it: 100 pages that never read took 3.2 GB."""
+    server = await aiohttp_server(make_app(SCENARIOS))
+    async with aiohttp.ClientSession() as session:
+        gate = asyncio.Semaphore(20)
+
+        async def miss(number: int) -> None:
+            async with gate, session.get(server.make_url(f"/v1/{'a' * 8000}{number}")) as response:
+                await response.read()
+
+        await asyncio.gather(*(miss(number) for number in range(1000)))
+        made = []
+        monkeypatch.setattr(feed, "summary", lambda entry, *rest: made.append(entry.id) or summarized(entry, *rest))
+    loop = asyncio.get_running_loop()
+    with socket.socket() as idle:
+        idle.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        idle.setblocking(False)
+        await loop.sock_connect(idle, (server.host, server.port))
+        await loop.sock_sendall(idle, b"GET /_mock/feed HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(0.5)
+        assert 0 < len(made) < 700  # what the kernel's buffers took; the rest waits for the page to read
+    made.clear()
+    async with (
+        aiohttp.ClientSession(read_bufsize=1 << 25) as session,
+        session.get(server.make_url("/_mock/feed")) as response,
+    ):  # a page that reads gets it all
+        snapshot = await Events(response).until("snapshot")
+    assert [entry["id"] for entry in snapshot["requests"]] == list(range(1, 1001))
+    assert snapshot["journal_size"] == 1000 and "answered" in snapshot["stats"]
+    assert len(made) == 1000
 
 
 async def test_calls_are_told_apart_by_their_bodies(client_for: Any) -> None:
