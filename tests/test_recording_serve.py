@@ -17,10 +17,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from conftest import cli_server_running
 from recording import Stream, deltas, post, recording, replaying, serving
 
 from mockserver import Settings, create_app, load_paths, load_text
+from mockserver.record.tees import StreamTee
 from mockserver.server.runner import BackgroundServer
 
 pytestmark = pytest.mark.slow  # servers on threads and in subprocesses
@@ -142,6 +144,62 @@ async def test_a_large_answer_is_recorded_while_the_proxy_goes_on_serving(tmp_pa
         replayed = await post(replay.root_url, "/v1/embeddings", large)
     vectors = json.loads(replayed.body)["data"]
     assert len(vectors) == 128 and len(vectors[0]["embedding"]) == 1024
+
+
+def _misshapen_upstream() -> web.Application:
+    """An upstream whose stream has a field of a type the API never sends."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b'data: {"choices": 5}\n\ndata: [DONE]\n\n')
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", answer)
+    return app
+
+
+async def test_a_stream_the_recorder_cannot_read_is_relayed_whole_and_not_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It was a traceback, and a client cut off mid-answer (with `serve --record`, a 500 written inside the 200)."""
+    out = tmp_path / "odd.yaml"
+    caplog.set_level(logging.INFO, logger="mockserver")
+    with BackgroundServer(_misshapen_upstream()) as upstream, recording(upstream, out) as proxy:
+        streamed = await post(proxy.root_url, "/v1/chat/completions", chat("hi"))
+    assert (streamed.status, streamed.cut) == (200, False)
+    assert streamed.body == b'data: {"choices": 5}\n\ndata: [DONE]\n\n'
+    assert "not recorded: an event holds a field of a type the API never sends" in caplog.text
+    assert "Traceback" not in caplog.text and not out.exists()
+
+
+async def test_a_bug_after_the_answer_began_cuts_the_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rather than writing a second head (a 500) inside the answer that began, which left the client waiting."""
+
+    def bug(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(StreamTee, "event", bug)
+    upstream = BackgroundServer(create_app(load_text(UPSTREAM).scenarios)).start()
+    settings = Settings(upstream=f"{upstream.root_url}/v1", record=str(tmp_path / "bug.yaml"))
+    try:
+        with BackgroundServer(create_app([], settings)) as server:
+            host, port = server.root_url.removeprefix("http://").split(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+            body = json.dumps(chat("anything")).encode()
+            writer.write(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            received = await asyncio.wait_for(reader.read(), 5)  # until the server closes the connection
+            writer.close()
+    finally:
+        upstream.stop()
+    assert received.startswith(b"HTTP/1.1 200 OK") and received.count(b"HTTP/1.1") == 1
 
 
 def test_the_record_command_and_a_kill_mid_write(tmp_path: Path) -> None:

@@ -46,12 +46,16 @@ def text(value: str) -> str:
     return _UNPRINTABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", quoted)
 
 
+class Unwritable(ValueError):
+    """A value of an answer that a scenario file cannot hold: the answer is not recorded, and this says why."""
+
+
 def number(value: float) -> str:
     """A number as YAML reads it back: a float always has a dot (YAML 1.1 reads `1e-06` as text)."""
     if isinstance(value, (bool, int)):
         return str(value).lower()
     if not math.isfinite(value):
-        raise ValueError(f"{value} has no form in a scenario file")
+        raise Unwritable(f"it holds {value}, which has no form in a scenario file")
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     written = repr(value)

@@ -21,11 +21,12 @@ from typing import Any
 
 from ..engine.ask import Ask
 from ..wire.errors import ApiError
+from .emit import Unwritable
 from .recorder import Recorder
 from .relay import RECORDED
 from .sse import SseReader
 from .take import Take
-from .tees import StreamTee, read_body, read_error
+from .tees import MISSHAPEN, StreamTee, read_body, read_error
 
 SUFFIXES = (".sse", ".txt", ".bin", ".har", ".snap", ".json")
 _STATUS_LINE = re.compile(rb"HTTP/[\d.]+ (\d{3})[^\n]*\n")
@@ -210,15 +211,33 @@ def take_of(capture: Capture) -> tuple[Take, Ask | None]:
 def import_file(path: Path, recorder: Recorder) -> tuple[int, list[str]]:
     """Import every answer of one capture: how many were, and a line per answer saying what became of it."""
     notes, imported = [], 0
-    for capture in captures(path):
-        take, ask = take_of(capture)
+    found = captures(path)
+    while True:
+        try:
+            capture = next(found, None)
+        except MISSHAPEN:  # a HAR whose entries have fields of other types: what came before them is kept
+            notes.append(f"{path}: not read further: a HAR field holds a value of another type than HAR's")
+            break
+        if capture is None:
+            break
+        try:
+            take, ask = take_of(capture)
+        except MISSHAPEN:
+            take, ask = Take(capture.hint), None
+            take.unreadable = "the answer holds a field of a type the API never sends"
         if take.unreadable is not None:
             notes.append(f"{path}: {capture.hint}: not imported: {take.unreadable}")
             continue
         timing = " (no timing kept)" if not (capture.wait_ms or capture.receive_ms) else ""
         if capture.receive_ms and take.stream:
             timing = f" (a HAR keeps no time per chunk: the body's {capture.receive_ms:.0f} ms spread evenly)"
-        done = recorder.record(take, ask, capture.request or {}, capture.origin + timing, now=True, hint=capture.hint)
+        origin = capture.origin + timing
+        try:
+            done = recorder.record(take, ask, capture.request or {}, origin, now=True, hint=capture.hint)
+        except Unwritable as exc:  # a value no file can hold
+            done = f"{capture.hint}: not imported: {exc}"
+        except MISSHAPEN:  # a timing that is not a number one can count with
+            done = f"{capture.hint}: not imported: it holds a number that cannot be counted (NaN, or past floats)"
         notes.append(f"{path}: {done}")
         imported += done.startswith("recorded")
     return imported, notes

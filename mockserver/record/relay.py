@@ -27,10 +27,11 @@ from ..scenario.problems import header_text
 from ..wire import chat, completions, embeddings, moderations, responses
 from ..wire.contract import Renders
 from ..wire.errors import ApiError
+from .emit import Unwritable
 from .recorder import Prepared, Recorder
 from .sse import SseReader
 from .take import CLIENT_LEFT, DISCONNECT, END, Take
-from .tees import StreamTee, read_body, read_error
+from .tees import MISSHAPEN, StreamTee, read_body, read_error
 from .upstream import shown, target
 
 log = logging.getLogger("mockserver")
@@ -265,8 +266,12 @@ class Relay:
                 url = shown(target(self.upstream, take.endpoint, ""))
                 origin = f"recorded {when:%Y-%m-%d %H:%M:%S} UTC from {method} {url}"
                 note = self.recorder.prepare(take, parsed[0], parsed[1], origin)
-        except (ValueError, RecursionError):  # not JSON, or nested past the parser
+        except (json.JSONDecodeError, RecursionError):  # not JSON, or nested past the parser
             note = "not recorded: the answer is not JSON"
+        except Unwritable as exc:
+            note = f"not recorded: {exc}"
+        except MISSHAPEN:
+            note = "not recorded: the answer holds a field of a type the API never sends"
         except Exception:  # a bug: the client has its answer all the same
             log.exception("could not record the answer to %s %s", method, path)
         return note

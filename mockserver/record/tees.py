@@ -22,6 +22,9 @@ from .take import COMPLETED, END, ERROR, Take, Track
 _DONE = "[DONE]"
 ERROR_FIELDS = ("message", "type", "param", "code")
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+# What reading an answer whose fields have types the API never sends raises (`choices: 5`, a number of 400
+# digits): the answer is relayed as it is, and not recorded.
+MISSHAPEN = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
 _MOST_VALUES = MAX_VALUES - 1000  # what a recorded embeddings answer may hold: the rest of its item fits beside
 
 
@@ -104,18 +107,23 @@ class StreamTee:
             return
         if not isinstance(payload, Mapping):
             return
+        if take.unreadable is not None:
+            return
         kind: Any = payload.get("type") or event.event
         typed = isinstance(kind, str) and (kind.startswith("response.") or take.endpoint == "/responses")
-        if typed and kind != "error":
-            self._responses(kind, payload, at)
-        elif isinstance(payload.get("error"), Mapping) and not payload.get("choices"):
-            take.track(0).add("error", error_object(payload["error"]), at)
-            take.ended, take.end_at, self.done = ERROR, at, True
-        elif kind == "error":  # a Responses stream's flat error event
-            take.track(0).add("error", error_object(payload), at, standalone=True)
-            take.ended, take.end_at, self.done = ERROR, at, True
-        else:
-            self._chunk(payload, at)
+        try:
+            if typed and kind != "error":
+                self._responses(kind, payload, at)
+            elif isinstance(payload.get("error"), Mapping) and not payload.get("choices"):
+                take.track(0).add("error", error_object(payload["error"]), at)
+                take.ended, take.end_at, self.done = ERROR, at, True
+            elif kind == "error":  # a Responses stream's flat error event
+                take.track(0).add("error", error_object(payload), at, standalone=True)
+                take.ended, take.end_at, self.done = ERROR, at, True
+            else:
+                self._chunk(payload, at)
+        except MISSHAPEN:
+            take.unreadable = "an event holds a field of a type the API never sends"
 
     def _chunk(self, payload: Mapping[str, Any], at: float) -> None:
         """A chat or legacy completion chunk."""

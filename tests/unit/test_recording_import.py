@@ -178,6 +178,40 @@ def test_an_embeddings_answer_past_what_a_file_loads_is_reported(
     assert "the answer holds more than 1,999,000 embedding values" in said and "2,000,000" in said
 
 
+def _har(**changes: Any) -> str:
+    entry = har_entry("hi", sse_body("x"))
+    for path, value in changes.items():
+        *above, key = path.split("__")
+        place = entry
+        for step in above:
+            place = place[step]
+        place[key] = value
+    return json.dumps({"log": {"version": "1.2", "creator": {"name": "x"}, "entries": [entry]}})
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        ("entry.har", _har(request="POST"), "not read further: a HAR field holds a value of another type"),
+        ("status.har", _har(response__status=[200]), "not read further"),
+        ("timings.har", _har(timings__receive=float("inf")), "not imported: "),
+        ("choices.sse", 'data: {"choices": 5}\n\ndata: [DONE]\n\n', "not imported: an event holds a field of a type"),
+        ("choices.json", '{"object": "chat.completion", "choices": 5}', "not imported: the answer holds a field of a type"),
+        ("nan.json", '{"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [NaN]}]}',
+         "not imported: it holds nan, which has no form in a scenario file"),
+    ],
+)  # fmt: skip
+def test_captures_with_fields_of_other_types_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, said: str
+) -> None:
+    # Each was a traceback (and the whole file given up on, for the NaN).
+    capture = tmp_path / name
+    capture.write_text(text)
+    assert main(["import", str(capture)]) == 1
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
+
+
 def test_a_capture_nested_past_the_parser_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capture = tmp_path / "deep.json"
     capture.write_text("[" * 5000 + "]" * 5000)
