@@ -18,7 +18,9 @@ from typing import Any, TextIO
 
 from ..engine.ask import Ask
 from ..engine.matching import Facts
+from ..scenario.checks import MAX_PARTS
 from ..scenario.load import load_text
+from ..scenario.marked_yaml import MAX_VALUES
 from ..scenario.model import Scenario
 from . import emit
 from .redact import Redactor, secret_header
@@ -187,6 +189,14 @@ class Recorder:
         if result.problems or len(result.scenarios) != 1:  # a bug: never written, never served
             log.error("not recorded (it does not load): %s", "; ".join(map(str, result.problems)))
             return "not recorded"
+        layout = self.file.layout
+        if layout.values + result.values > MAX_VALUES or layout.parts + result.parts > MAX_PARTS:
+            return (
+                f"not recorded: {self.path} would hold more than one file loads ({MAX_VALUES:,} values, "
+                f"{MAX_PARTS:,} chunks, steps, choices and tool calls in all); record into another file"
+            )
+        layout.values += result.values
+        layout.parts += result.parts
         if key is not None:  # the same request next time: the next step of this scenario
             self.heads[key] = known
         return Prepared(text, result.scenarios[0], step_of, written)

@@ -40,10 +40,13 @@ class FileRefused(Exception):
 
 @dataclass
 class Layout:
-    """Where items go: the column of the list's dashes; whether the header (or a line break) comes first."""
+    """Where items go: the column of the list's dashes; whether the header (or a line break) comes first; what the
+    file holds already against the bounds of one load (values, and chunks, steps, choices and tool calls)."""
 
     indent: int = 2
     prefix: str = HEADER
+    values: int = 0
+    parts: int = 0
 
 
 def inspect(path: Path) -> tuple[Layout, list[Scenario]]:
@@ -75,7 +78,8 @@ def inspect(path: Path) -> tuple[Layout, list[Scenario]]:
             f"{path}:{key.start_mark.line + 1}: recordings are appended as '- name: ...' items: write the "
             "'scenarios:' list in block style, one '- ' item a line, not as [...]"
         )
-    return Layout(items.start_mark.column, "" if text.endswith("\n") else "\n"), result.scenarios
+    prefix = "" if text.endswith("\n") else "\n"
+    return Layout(items.start_mark.column, prefix, result.values, result.parts), result.scenarios
 
 
 class ScenarioFile:

@@ -42,10 +42,11 @@ def load_text(text: str, source: str = "<inline>", *, snippet: bool = False) -> 
     """Validate scenario YAML (JSON is YAML too). A file must hold `scenarios:`; with `snippet`, one scenario
     or a list of them is accepted as well."""
     result = LoadResult()
-    data, parsed = parse_yaml(text, source, result.problems)
+    data, parsed, result.values = parse_yaml(text, source, result.problems)
     if parsed:
         checker = ScenarioChecks(source, result.problems)
         result.scenarios = checker.snippet(data) if snippet else checker.document(data)
+        result.parts = checker.parts
     result.files.append((source, len(result.scenarios)))
     return _check_names(result)
 
@@ -120,10 +121,12 @@ def load_paths(paths: Iterable[str | Path]) -> LoadResult:
         except OSError as exc:
             result.problems.append(Problem(source, 0, f"cannot read: {exc.strerror or exc}"))
             continue
-        data, parsed = parse_yaml(text, source, result.problems)
+        data, parsed, values = parse_yaml(text, source, result.problems)
         if not parsed:
             continue
-        scenarios = ScenarioChecks(source, result.problems).document(data)
+        checker = ScenarioChecks(source, result.problems)
+        scenarios = checker.document(data)
+        result.values, result.parts = max(result.values, values), max(result.parts, checker.parts)
         result.scenarios.extend(scenarios)
         result.files.append((source, len(scenarios)))
     return _check_names(result)

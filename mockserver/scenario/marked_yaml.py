@@ -78,10 +78,11 @@ class _Open:
     merged: list[MarkedMap] = field(default_factory=list)
 
 
-def parse_yaml(text: str, source: str, problems: list[Problem]) -> tuple[Any, bool]:
-    """The document as Python data with line numbers, and whether it parsed at all."""
+def parse_yaml(text: str, source: str, problems: list[Problem]) -> tuple[Any, bool, int]:
+    """The document as Python data with line numbers, whether it parsed at all, and how many values it holds."""
+    reader = _Reader(text, source, problems)
     try:
-        return _Reader(text, source, problems).read(), True
+        return reader.read(), True, reader.values
     except _Stop:
         pass
     except yaml.MarkedYAMLError as exc:
@@ -110,7 +111,7 @@ def parse_yaml(text: str, source: str, problems: list[Problem]) -> tuple[Any, bo
     except UnicodeError as exc:  # a str that is not valid Unicode, from a Python caller
         start = getattr(exc, "start", 0)
         problems.append(Problem(source, text.count("\n", 0, start) + 1, "the text holds a lone surrogate"))
-    return None, False
+    return None, False, reader.values
 
 
 def _line_at(text: str, position: int) -> int:

@@ -61,6 +61,10 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
     # (file, number of scenarios it holds), in load order
     files: list[tuple[str, int]] = field(default_factory=list)
+    # What the largest document read held, against the bounds of one: its values (`marked_yaml.MAX_VALUES`) and
+    # the chunks, steps, choices and tool calls built from it (`checks.MAX_PARTS`).
+    values: int = 0
+    parts: int = 0
 
     def raise_for_problems(self) -> None:
         if self.problems:

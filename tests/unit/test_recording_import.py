@@ -212,6 +212,24 @@ def test_captures_with_fields_of_other_types_are_reported(
     assert said in err and "Traceback" not in err
 
 
+def test_recordings_stop_before_the_file_holds_more_than_one_load_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each item loaded on its own, but the bounds of a load are the whole file's: 100 long streams made a file
+    that no longer loaded, and that recording could no longer append to."""
+    from mockserver.record import recorder
+
+    monkeypatch.setattr(recorder, "MAX_PARTS", 20)  # room for two answers of eight chunks
+    out = tmp_path / "recorded.yaml"
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.sse").write_text(sse_body(*[f"{name}{n} " for n in range(8)]))
+    assert main(["import", str(tmp_path / "a.sse"), str(tmp_path / "b.sse"), "--out", str(out)]) == 0
+    assert main(["import", str(tmp_path / "c.sse"), "--out", str(out)]) == 1  # counted from the file as it is
+    said = capsys.readouterr().err
+    assert f"not recorded: {out} would hold more than one file loads (2,000,000 values, 20 chunks" in said
+    assert [scenario.name for scenario in load_paths([out]).scenarios] == ["a", "b"]
+
+
 def test_a_capture_nested_past_the_parser_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capture = tmp_path / "deep.json"
     capture.write_text("[" * 5000 + "]" * 5000)
