@@ -186,8 +186,10 @@ class Recorder:
             known = (name, 1)
             written, step_of = f"'{name}'", None
         result = load_text("scenarios:\n" + check, str(self.path))
-        if result.problems or len(result.scenarios) != 1:  # a bug: never written, never served
-            log.error("not recorded (it does not load): %s", "; ".join(map(str, result.problems)))
+        if result.problems:  # a value the upstream sent past what a scenario takes (a negative retry-after-ms)
+            return f"not recorded: a scenario cannot hold it: {result.problems[0].message}"
+        if len(result.scenarios) != 1:  # a bug: never written, never served
+            log.error("not recorded: %d scenarios made of one answer", len(result.scenarios))
             return "not recorded"
         layout = self.file.layout
         if layout.values + result.values > MAX_VALUES or layout.parts + result.parts > MAX_PARTS:

@@ -21,19 +21,22 @@ class SseReader:
     """An incremental parser of `text/event-stream` bytes (line endings `\\n` or `\\r\\n`)."""
 
     def __init__(self) -> None:
-        self._pending = b""
+        self._pending: list[bytes] = []  # the line not complete yet, as read: joined once it is
         self._data: list[str] = []
         self._event: str | None = None
 
     @property
     def pending(self) -> int:
         """Bytes of an event not complete yet."""
-        return len(self._pending) + sum(len(line) for line in self._data)
+        return sum(map(len, self._pending)) + sum(len(line) for line in self._data)
 
     def feed(self, data: bytes, at: float) -> list[Event]:
         """The events `data` completes, all stamped `at`."""
-        lines = (self._pending + data).split(b"\n")
-        self._pending = lines.pop()
+        if b"\n" not in data:  # a long line arriving: kept in pieces, not copied again at each read
+            self._pending.append(data)
+            return []
+        lines = b"".join((*self._pending, data)).split(b"\n")
+        self._pending = [lines.pop()]
         events: list[Event] = []
         for raw in lines:
             line = raw.removesuffix(b"\r").decode("utf-8", "replace")
@@ -54,6 +57,6 @@ class SseReader:
 
     def close(self, at: float) -> list[Event]:
         """At the end of the body: an event left without its blank line still counts (some servers end so)."""
-        events = self.feed(b"\n\n", at) if self._pending.strip() or self._data else []
-        self._pending = b""
+        events = self.feed(b"\n\n", at) if b"".join(self._pending).strip() or self._data else []
+        self._pending = []
         return events

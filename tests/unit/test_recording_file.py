@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,19 @@ def test_a_key_streamed_in_pieces_is_found_whole() -> None:
 def test_a_file_in_a_folder_that_does_not_exist_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FileRefused, match="does not exist"):
         inspect(tmp_path / "missing" / "out.yaml")
+
+
+def test_a_long_line_read_in_many_pieces_costs_its_length_not_its_square() -> None:
+    """The line not complete yet was copied at each read: a 60 MB line took 6.4 s and held the server meanwhile."""
+    from mockserver.record.sse import SseReader
+
+    reader = SseReader()
+    piece = b"x" * 16 * 1024
+    started = time.perf_counter()
+    assert reader.feed(b"data: ", 0) == []
+    for _ in range(2000):  # 32 MB
+        assert reader.feed(piece, 0) == []
+    assert reader.pending == 6 + 2000 * len(piece)
+    (event,) = reader.feed(b"\n\n", 1.0)
+    assert len(event.data) == 2000 * len(piece) and event.at == 1.0
+    assert time.perf_counter() - started < 2  # copied again at each read, it takes tens of seconds

@@ -230,6 +230,22 @@ def test_recordings_stop_before_the_file_holds_more_than_one_load_reads(
     assert [scenario.name for scenario in load_paths([out]).scenarios] == ["a", "b"]
 
 
+def test_an_answer_past_what_a_scenario_holds_is_reported_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # It was logged as a bug ("not recorded (it does not load)"), and the import said only "not recorded".
+    answer = {
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 2**60, "completion_tokens": 1, "total_tokens": 2},
+    }
+    capture = tmp_path / "usage.json"
+    capture.write_text(json.dumps(answer))
+    assert main(["import", str(capture)]) == 1
+    assert "not recorded: a scenario cannot hold it: 'prompt_tokens' in 'usage'" in capsys.readouterr().err
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
 def test_a_capture_nested_past_the_parser_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capture = tmp_path / "deep.json"
     capture.write_text("[" * 5000 + "]" * 5000)
