@@ -13,6 +13,7 @@ from .model import Scenario, Step
 from .problems import kind_of, short
 from .quota import Quota, QuotaError, from_mapping
 
+MAX_NAME = 256  # characters: a name is a model name, and goes in URLs (`/_mock/scenarios/NAME`) and headers
 SCENARIO_KEYS = ("name", "description", "match", "rate_limit", "accept_unknown_params", "sequence", *STEP_KEYS)
 FILE_KEYS = ("version", "scenarios")
 
@@ -87,6 +88,12 @@ class ScenarioChecks(ContinuationChecks, MatchChecks):
             )
         elif not name.isprintable():
             self.fail(line_of(data, "name"), f"'name' holds a control or invisible character: {short(name)}")
+        elif len(name) > MAX_NAME:
+            self.fail(
+                line_of(data, "name"),
+                f"'name' is {len(name):,} characters long, more than {MAX_NAME} (it goes in URLs and headers): "
+                f"{short(name)}",
+            )
         where = f"scenario '{name}'" if isinstance(name, str) and name else "scenario"
         self.keys(data, SCENARIO_KEYS, where)
         description = self.text(data, "description", where) if "description" in data else None

@@ -179,6 +179,13 @@ def test_names_cannot_forge_lines_or_colour_a_terminal() -> None:
     assert "\n" not in line and "\x1b" not in line and "bad\\nkey\\x1b[0m" in line
 
 
+def test_a_name_fits_in_a_url() -> None:
+    # 100,000 characters were taken over the control API: the name could not be deleted (its URL was too long).
+    (line,) = problems(f"scenarios:\n  - name: {'n' * 257}\n    text: x\n")
+    assert line.startswith("s.yaml:2: 'name' is 257 characters long, more than 256 (it goes in URLs and headers)")
+    assert problems(f"scenarios:\n  - name: {'n' * 256}\n    text: x\n") == []
+
+
 def test_the_c_and_python_parsers_give_the_same_lines() -> None:
     texts = [
         (Path(__file__).parent.parent.parent / "scenarios" / "faults.yaml").read_text(),

@@ -294,6 +294,7 @@ BAD = {
     "unknown key at the top": "scenarios: []\nextra: 1\n",
     "version 2": "version: 2\nscenarios: []\n",
     "version as text": "version: '1'\nscenarios: []\n",
+    "a name longer than a URL takes": f"scenarios:\n  - {{name: {'n' * 257}, text: hi}}\n",
     "version true": "version: true\nscenarios: []\n",
     "scenarios a mapping": "scenarios: {name: s, text: hi}\n",
     "a scenario that is text": "scenarios:\n  - just text\n",
