@@ -6,12 +6,14 @@ tests and no test pays for a server start.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .scenario.load import load_paths
+from .server.settings import parse_speed
 from .testing import MockServer, OpenAIMock
 
 TEST_API_KEY = "sk-mockserver-test"
@@ -33,12 +35,11 @@ def _paths(config: pytest.Config) -> list[str | Path]:
 def _speed(config: pytest.Config) -> float:
     text = str(config.getini("openai_mock_speed")).strip()
     try:
-        speed = float(text)
-    except ValueError:
-        speed = -1.0
-    if not 0 <= speed < float("inf"):
-        raise pytest.UsageError(f"openai_mock_speed must be a number >= 0 (0: no delays), got {text!r}")
-    return speed
+        return parse_speed(text)
+    except argparse.ArgumentTypeError:
+        raise pytest.UsageError(
+            f"openai_mock_speed must be 0 (no delays) or a number from 0.001 to 1e12, got {text!r}"
+        ) from None
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -80,7 +80,9 @@ def test_missing_scenarios_path_exits_2(tmp_path: Path) -> None:
     assert "no such file or folder" in result.stderr
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--speed", "-1"), ("--speed", "fast"), ("--port", "70000")])
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--speed", "-1"), ("--speed", "fast"), ("--speed", "1e-300"), ("--port", "70000")]
+)  # 1e-300 made every delay a wait for ever
 def test_bad_flags_are_usage_errors(flag: str, value: str) -> None:
     result = run("serve", flag, value)
     assert result.returncode == 2

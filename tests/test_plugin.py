@@ -216,8 +216,11 @@ def test_a_broken_scenarios_folder_stops_the_run_with_its_problems(user_project:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
-def test_a_bad_speed_is_a_clear_error(user_project: pytest.Pytester) -> None:
-    user_project.makeini("[pytest]\nopenai_mock_speed = fast\n")
+@pytest.mark.parametrize("speed", ["fast", "1e-300"])  # 1e-300 made every delay a wait for ever
+def test_a_bad_speed_is_a_clear_error(user_project: pytest.Pytester, speed: str) -> None:
+    user_project.makeini(f"[pytest]\nopenai_mock_speed = {speed}\n")
     result = run(user_project, "-q")
-    result.stderr.fnmatch_lines(["*openai_mock_speed must be a number >= 0 (0: no delays), got 'fast'*"])
+    result.stderr.fnmatch_lines(
+        [f"*openai_mock_speed must be 0 (no delays) or a number from 0.001 to 1e12, got '{speed}'*"]
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -31,7 +31,19 @@ def _bounded(convert: Callable[[str], float], low: float, high: float, rule: str
     return parse
 
 
-parse_speed = _bounded(float, 0, 1e12, "must be a finite number >= 0 (0 = no delays)")
+_SPEED_RULE = "must be 0 (no delays) or a number from 0.001 to 1e12"
+_speed = _bounded(float, 0, 1e12, _SPEED_RULE)
+
+
+def parse_speed(text: str) -> float:
+    """A speed: 0, or at most a thousand times slower than scripted (slower still, a one-second delay outlasts any
+    run, and a tiny one overflows into a wait for ever)."""
+    value = float(_speed(text))
+    if 0 < value < 0.001:
+        raise argparse.ArgumentTypeError(_SPEED_RULE)
+    return value
+
+
 parse_port = _bounded(int, 0, 65535, "must be 0-65535 (0 = any free port)")
 _journal_size = _bounded(int, 1, 10_000_000, "must be a whole number >= 1")
 _workers = _bounded(int, 1, 256, "must be a whole number from 1 to 256")
