@@ -29,7 +29,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _paths(config: pytest.Config) -> list[str | Path]:
-    return [*config.getoption("openai_mock_scenarios"), *config.getini("openai_mock_scenarios")]
+    given = config.getoption("openai_mock_scenarios")
+    if any(not str(path).strip() for path in given):  # `Path("")` is the current folder, read whole
+        raise pytest.UsageError("--openai-mock-scenarios needs a file or folder, got an empty path")
+    return [*given, *config.getini("openai_mock_scenarios")]
 
 
 def _speed(config: pytest.Config) -> float:

@@ -84,7 +84,11 @@ class OpenAIMock:
             raise ScenarioError(problems)
         added = []
         for file in files:
-            added += self.add(file.read_text(encoding="utf-8"), source=str(file))
+            try:
+                text = file.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise ScenarioError([Problem(str(file), 0, "not UTF-8 text")]) from None
+            added += self.add(text, source=str(file))
         return added
 
     def use(self, name: str | None) -> None:

@@ -98,6 +98,9 @@ def test_load_a_file(openai_mock, tmp_path):
     path.write_text("scenarios:\\n  - name: x\\n    txt: loaded\\n")
     with pytest.raises(ScenarioError, match=f"{path}:3: unknown key 'txt'"):
         openai_mock.load(path)
+    path.write_bytes(b"scenarios: \\xff\\n")  # it was a bare UnicodeDecodeError, without the file
+    with pytest.raises(ScenarioError, match=f"{path}: not UTF-8 text"):
+        openai_mock.load(path)
 
 
 def test_a_subprocess_reaches_the_mock(openai_mock):
@@ -213,6 +216,12 @@ def test_a_broken_scenarios_folder_stops_the_run_with_its_problems(user_project:
             "*mocks/base.yaml:3: unknown key 'txt' in scenario 'default'; did you mean 'text'?*",
         ]
     )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_an_empty_scenarios_option_is_a_clear_error(user_project: pytest.Pytester) -> None:
+    result = run(user_project, "-q", "--openai-mock-scenarios=")  # it read the whole current folder
+    result.stderr.fnmatch_lines(["*--openai-mock-scenarios needs a file or folder, got an empty path*"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
