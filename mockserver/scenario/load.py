@@ -103,8 +103,19 @@ def scenario_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Proble
         elif path.is_file():
             files.append(path)
         else:
-            problems.append(Problem(str(path), 0, "no such file or folder"))
+            problems.append(Problem(str(path), 0, _not_found(path)))
     return files, problems
+
+
+def _not_found(path: Path) -> str:
+    """Why a path is neither a file nor a folder to read."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if path.is_symlink():
+            return "a symbolic link to nothing (or to a loop of links)"
+        return "no such file or folder" if isinstance(exc, FileNotFoundError) else f"cannot read: {exc.strerror}"
+    return "not a file or a folder (a device, a pipe or a socket)"
 
 
 def load_paths(paths: Iterable[str | Path]) -> LoadResult:

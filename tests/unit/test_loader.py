@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -246,6 +247,20 @@ def test_missing_paths_and_empty_folders(tmp_path: Path) -> None:
     assert found == [
         f"{tmp_path / 'nope.yaml'}: no such file or folder",
         f"{tmp_path}: no scenario files (*.yaml, *.yml) in this folder",
+    ]
+
+
+def test_paths_that_are_neither_files_nor_folders_say_what_they_are(tmp_path: Path) -> None:
+    # Each was "no such file or folder", though it is there.
+    (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop.yaml")
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nothing.yaml")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    paths = [tmp_path / name for name in ("loop.yaml", "gone.yaml", "pipe.yaml")] + [Path("/dev/zero")]
+    assert [p.message for p in load_paths(paths).problems] == [
+        "a symbolic link to nothing (or to a loop of links)",
+        "a symbolic link to nothing (or to a loop of links)",
+        "not a file or a folder (a device, a pipe or a socket)",
+        "not a file or a folder (a device, a pipe or a socket)",
     ]
 
 
