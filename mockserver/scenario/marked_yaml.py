@@ -239,6 +239,8 @@ class _Reader:
             self.anchor(anchor, value, weight, line)
         self.values += weight
         if self.values > MAX_VALUES:
+            if not self.anchors:
+                raise self.fail(line, f"the document holds more than {MAX_VALUES:,} values: split it into files")
             raise self.fail(
                 line,
                 f"the document holds more than {MAX_VALUES:,} values once its aliases (*name) are expanded; "

@@ -287,6 +287,15 @@ def test_yaml_aliases_cannot_loop_or_explode() -> None:
     ]
 
 
+def test_a_document_too_large_without_aliases_is_told_to_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    # It was told to write fewer aliases, though it had none.
+    from mockserver.scenario import marked_yaml
+
+    monkeypatch.setattr(marked_yaml, "MAX_VALUES", 100)
+    text = "scenarios:\n  - name: big\n    chunks: [" + "x, " * 100 + "x]\n"
+    assert problems(text) == ["s.yaml:3: the document holds more than 100 values: split it into files"]
+
+
 def test_header_names_must_be_whole_tokens() -> None:
     found = problems('scenarios:\n  - name: h\n    error: {status: 429, headers: {"x-ok\\n": "1"}}\n')
     assert found == ["s.yaml:3: 'x-ok\\n' is not a valid HTTP header name"]
