@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import aiohttp
 import pytest
@@ -200,6 +201,28 @@ async def test_a_bug_after_the_answer_began_cuts_the_connection(
     finally:
         upstream.stop()
     assert received.startswith(b"HTTP/1.1 200 OK") and received.count(b"HTTP/1.1") == 1
+
+
+async def test_an_upstream_s_garbled_status_line_is_quoted_short(tmp_path: Path) -> None:
+    """The 502 quoted the whole of what the upstream sent: 5 KB of garbage in the message and the log line."""
+
+    async def garbled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 2" + b"\x01garbage" * 500 + b"\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    upstream = await asyncio.start_server(garbled, "127.0.0.1", 0)
+    port = upstream.sockets[0].getsockname()[1]
+    try:
+        at = SimpleNamespace(root_url=f"http://127.0.0.1:{port}")  # served by this test's loop
+        with recording(at, tmp_path / "out.yaml") as proxy:  # type: ignore[arg-type]
+            answer = await post(proxy.root_url, "/v1/chat/completions", chat("hi"))
+    finally:
+        upstream.close()
+    assert answer.status == 502
+    message = json.loads(answer.body)["error"]["message"]
+    assert message.startswith("mockserver could not reach the upstream") and len(message) < 500
 
 
 def test_the_record_command_and_a_kill_mid_write(tmp_path: Path) -> None:

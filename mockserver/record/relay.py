@@ -73,6 +73,7 @@ MAX_RECORDED = 64 * 1024 * 1024  # an answer (or a request) larger than this is 
 OFF_LOOP = 64 * 1024  # an answer larger than this is recorded on the recording thread (it takes 50 ms or more)
 _MAGIC = {"gzip": b"\x1f\x8b", "x-gzip": b"\x1f\x8b", "deflate": b"x"}  # how a compressed body starts
 CONNECT_TIMEOUT = 30.0
+_MOST_SAID = 300  # characters of why the upstream could not be reached, in the 502 and the log
 
 
 class Relay:
@@ -137,9 +138,11 @@ class Relay:
                 request.method, url, data=raw, headers=headers, allow_redirects=False
             )
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            why = str(exc) or type(exc).__name__
+            why = why if len(why) <= _MOST_SAID else why[:_MOST_SAID] + "…"  # it may quote what the upstream sent
             raise ApiError(
                 502,
-                f"mockserver could not reach the upstream {shown(self.upstream)}: {exc or type(exc).__name__}",
+                f"mockserver could not reach the upstream {shown(self.upstream)}: {why}",
                 "server_error",
                 code="upstream_unreachable",
             ) from None
