@@ -15,8 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
+from ..server.protocol import handler_args
 from ..server.runner import base_url, start
-from ..server.settings import parse_port
+from ..server.settings import Settings, parse_port
 from ..wire.errors import ApiError, invalid
 from .importers import SUFFIXES, import_file
 from .recorder import Recorder
@@ -92,7 +93,9 @@ def make_app(relay: Relay) -> web.Application:
     async def stopped(app: web.Application) -> None:
         await relay.close()
 
-    app = web.Application(client_max_size=MAX_BODY)
+    # Bodies are forwarded as they came (compressed or not): the 10 MiB bound counts what arrives, and only the
+    # recorder decompresses, within its own bound. aiohttp's own decompression took a 0.5 MB gzip bomb to 690 MB.
+    app = web.Application(client_max_size=MAX_BODY, handler_args=handler_args(Settings().idle_timeout))
     app.router.add_route("*", "/v1/{below:.*}", forward)
     app.router.add_route("*", "/{other:.*}", elsewhere)
     app.on_startup.append(started)
