@@ -32,7 +32,10 @@ def _paths(config: pytest.Config) -> list[str | Path]:
     given = config.getoption("openai_mock_scenarios")
     if any(not str(path).strip() for path in given):  # `Path("")` is the current folder, read whole
         raise pytest.UsageError("--openai-mock-scenarios needs a file or folder, got an empty path")
-    return [*given, *config.getini("openai_mock_scenarios")]
+    paths: dict[Path, str | Path] = {}  # a folder named in the ini and on the command line is read once
+    for path in [*given, *config.getini("openai_mock_scenarios")]:
+        paths.setdefault(Path(path).resolve(), path)
+    return list(paths.values())
 
 
 def _speed(config: pytest.Config) -> float:

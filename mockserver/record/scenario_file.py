@@ -50,10 +50,13 @@ class Layout:
 
 
 def inspect(path: Path) -> tuple[Layout, list[Scenario]]:
-    """How to append to `path`, and the scenarios it holds; FileRefused when it cannot be appended to."""
+    """How to append to `path` (making its folder if need be), and the scenarios it holds; FileRefused when it
+    cannot be appended to."""
     if not path.exists():
-        if not path.parent.is_dir():
-            raise FileRefused(f"{path}: the folder {path.parent} does not exist")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)  # `--out tests/fixtures/openai.yaml` in a new project
+        except OSError as exc:
+            raise FileRefused(f"{path}: cannot make the folder {path.parent}: {exc.strerror or exc}") from None
         return Layout(), []
     if not path.is_file():
         raise FileRefused(f"{path} is not a file")

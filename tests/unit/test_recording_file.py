@@ -205,9 +205,13 @@ def test_a_key_streamed_in_pieces_is_found_whole() -> None:
     assert redact.pieces(["nothing", " here"]) == ["nothing", " here"]
 
 
-def test_a_file_in_a_folder_that_does_not_exist_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(FileRefused, match="does not exist"):
-        inspect(tmp_path / "missing" / "out.yaml")
+def test_a_file_s_folder_is_made_if_need_be(tmp_path: Path) -> None:
+    # The documented `--out tests/fixtures/openai.yaml` was refused in a project without that folder.
+    assert inspect(tmp_path / "tests" / "fixtures" / "out.yaml")[1] == []
+    assert (tmp_path / "tests" / "fixtures").is_dir()
+    (tmp_path / "plain").write_text("")
+    with pytest.raises(FileRefused, match="cannot make the folder"):
+        inspect(tmp_path / "plain" / "out.yaml")
 
 
 def test_a_long_line_read_in_many_pieces_costs_its_length_not_its_square() -> None:
