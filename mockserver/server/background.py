@@ -70,12 +70,15 @@ async def follow(request: web.Request, live: Live, after: int) -> web.StreamResp
     response = EventStreamResponse(headers={**base_headers(exchange), **responses.STREAM_HEADERS})
     outcome = exchange.outcome = Outcome()
     request.app[STATE].metrics.stream_opened()  # an open stream until it ends (`exchange.finish` counts that)
-    position = first_after(live, after)
+    position = 0
     try:
         await response.prepare(request)
         await response.write(b"")
         while True:
             wake, finished = live.wake, live.finished
+            # Found again as events come: `after` may be past the events sent so far (a client that saw them
+            # elsewhere, or asks ahead), and those still to come up to it are not sent either.
+            position = max(position, first_after(live, after))
             frames = live.frames[position:]
             position += len(frames)
             if frames:

@@ -145,6 +145,17 @@ async def test_a_client_that_left_resumes_with_exactly_the_missing_events(client
     )
 
 
+async def test_resuming_past_the_events_sent_so_far_waits_for_those_after_it(client: Any) -> None:
+    # The events still to come were all sent, whatever `starting_after` said (a resuming client got them twice).
+    response = await start(client, "slow")
+    response_id = (await response.json())["id"]
+    ahead = await client.get(f"/v1/responses/{response_id}?stream=true&starting_after=6")
+    numbers = [event["sequence_number"] for event in events(await ahead.read())]
+    assert numbers[0] == 7 and numbers == list(range(7, 7 + len(numbers)))
+    beyond = await client.get(f"/v1/responses/{response_id}?stream=true&starting_after=99999")
+    assert await beyond.read() == b""
+
+
 async def test_cancel(client: Any) -> None:
     response = await start(client, "stalls", stream=True)
     seen = await read_until(response, 6)  # ... up to the delta of "before"
