@@ -114,9 +114,28 @@ class Conversation:
 
 
 def response_cost(ask: ResponsesAsk, plans: list[Plan]) -> int:
-    """What a stored response holds, about: its own input and its answers (the earlier turns of its chain are
-    held by the responses before it)."""
-    return BYTES_PER_TOKEN * (ask.own_tokens + sum(plan.completion_tokens for plan in plans))
+    """What a stored response holds, about: its own input as Python holds it and its answers (the earlier turns of
+    its chain are held by the responses before it). Its tokens would not do: an 8 MiB word is 8 tokens, and
+    20,000 small parts are 40,000 tokens but 5 MB."""
+    return held(ask.input) + BYTES_PER_TOKEN * sum(plan.completion_tokens for plan in plans)
+
+
+def held(value: Any) -> int:
+    """About the bytes Python holds for parsed JSON: each text, and each object's and list's own overhead."""
+    total, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            total += 50 + len(item)
+        elif isinstance(item, dict):
+            total += 100 + 50 * len(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            total += 60 + 8 * len(item)
+            pending.extend(item)
+        else:
+            total += 32
+    return total
 
 
 class Store:

@@ -51,7 +51,6 @@ class ResponsesAsk(Ask):
     input: Any = None  # the input as sent: stored, listed, carried into the next turn of a chain
     include: tuple[str, ...] = ()
     conversation_id: str | None = None  # the conversation the response belongs to (`conversation`)
-    own_tokens: int = 0  # the prompt tokens of its own input, without earlier turns: what keeping it holds
 
     @property
     def echoed(self) -> ResponseSettings:
@@ -152,7 +151,6 @@ def _parse(body: Mapping[str, Any], model: str) -> ResponsesAsk:
         input=body.get("input"),
         include=tuple(entry for entry in include if isinstance(entry, str)),
         conversation_id=_conversation(body),
-        own_tokens=prompt_tokens,
     )
 
 

@@ -284,7 +284,7 @@ async def test_the_bound_drops_the_least_recently_used(aiohttp_client: Any) -> N
 async def test_the_bound_counts_what_the_objects_hold(aiohttp_client: Any) -> None:
     """Large prompts kept by the thousand, or a conversation that grows without end, must not take all memory."""
     client = await aiohttp_client(make_app(SCENARIOS, speed=0, store_bytes=200_000))
-    large = "word " * 20_000  # about 80 KB counted
+    large = "word " * 16_000  # about 80 KB counted
     first = await (await client.post("/v1/responses", json={"model": "worm", "input": large})).json()
     second = await (await client.post("/v1/responses", json={"model": "worm", "input": large})).json()
     assert (await client.get(f"/v1/responses/{first['id']}")).status == 200
@@ -307,9 +307,21 @@ async def test_the_bound_counts_what_the_objects_hold(aiohttp_client: Any) -> No
     assert (await client.get(f"/v1/responses/{third['id']}")).status == 404  # it made room for the conversation
     assert (await client.get(f"/v1/conversations/{conversation['id']}")).status == 200
     assert client.app[STATE].store.bytes <= 200_000
-    huge = {"model": "worm", "input": "word " * 60_000}  # about 240 KB: more than everything may hold
+    huge = {"model": "worm", "input": "word " * 48_000}  # about 240 KB: more than everything may hold
     alone = await (await client.post("/v1/responses", json=huge)).json()
     assert (await client.get(f"/v1/responses/{alone['id']}")).status == 404  # answered, but not kept
+
+
+async def test_a_response_is_costed_by_what_its_input_holds_not_its_tokens(aiohttp_client: Any) -> None:
+    # An 8 MiB word is 8 tokens: forty of them were all kept under a 4 MB bound (RSS 191 -> 544 MB).
+    client = await aiohttp_client(make_app(SCENARIOS, speed=0, store_bytes=5_000_000))  # two of them
+    word = {"model": "worm", "input": "x" * 2_000_000}
+    kept = [(await (await client.post("/v1/responses", json=word)).json())["id"] for _ in range(4)]
+    found = [(await client.get(f"/v1/responses/{key}")).status for key in kept]
+    assert found == [404, 404, 200, 200] and client.app[STATE].store.bytes <= 5_000_000
+    parts = [{"type": "input_text", "text": "x"}] * 20_000  # 40,000 tokens, about 6 MB held
+    alone = await client.post("/v1/responses", json={"model": "worm", "input": [{"role": "user", "content": parts}]})
+    assert (await client.get(f"/v1/responses/{(await alone.json())['id']}")).status == 404  # answered, not kept
 
 
 async def test_reads_of_different_objects_are_not_retries(client: Any) -> None:
