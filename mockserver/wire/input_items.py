@@ -14,10 +14,16 @@ from .errors import missing
 from .params import not_supported, wrong_type
 from .validation import Surface, check_value
 
-# Where the live API takes more than the published document (2.3.0) says, as the SDKs' own types and the clients
-# that use them show: a newer item type (LangChain and pydantic-ai send it), a newer status, and a shell call
-# output that the Agents SDK sends with `call_id` and no `id`.
-_REQUIRED = {**api_table.ITEM_REQUIRED, "configuration_update": (), "local_shell_call_output": ("output",)}
+# Where the live API differs from the published document (2.3.0), as the SDKs' own types and the clients that
+# use them show: a newer item type (LangChain and pydantic-ai send it), a newer status, a shell call output that
+# the Agents SDK sends with `call_id` and no `id`, and a function call output's `call_id`, which the document
+# lets be null and the SDKs require.
+_REQUIRED = {
+    **api_table.ITEM_REQUIRED,
+    "configuration_update": (),
+    "local_shell_call_output": ("output",),
+    "function_call_output": ("call_id", "output"),
+}
 ITEM_TYPES = tuple(sorted({*api_table.ITEM_TYPES, *_REQUIRED}))
 _ITEMS = Surface(
     params={
@@ -68,12 +74,13 @@ def item_type(item: Mapping[str, Any], where: str) -> str:
         raise wrong_type(f"{where}.type", "a string", kind)
     if kind not in _REQUIRED:  # the live API names the item, as for a role it does not know
         raise not_supported(kind, where, ITEM_TYPES)
-    for member in _REQUIRED[kind]:
+    required = _REQUIRED[kind]
+    for member in required:
         if member not in item:
             raise missing(f"{where}.{member}")
     for member, value in item.items():
         param = _ITEMS.params.get(f"{kind}.{member}")
-        if param is not None and value is not None:
+        if param is not None and (value is not None or member in required):  # null only where it is optional
             check_value(f"{where}.{member}", value, param, _ITEMS)
     if kind == "function_call_output" and isinstance(item.get("output"), list):
         parts(item["output"], f"{where}.output", OUTPUT_PARTS)
