@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSMsgType, web
 
 from ..engine import chaos
 from ..engine.socket_writer import Connection
@@ -139,7 +139,9 @@ class _Reader:
                 raw = message.data.encode()
             elif message.type is WSMsgType.BINARY:
                 raw = message.data
-            else:  # an error (a message too large, a bad frame): aiohttp has closed the connection
+            else:  # an error (a message too large, a bad frame): aiohttp has closed the connection, with its code
+                if isinstance(message.data, WebSocketError) and self.socket.hung_up is None:
+                    self.socket.hung_up = message.data.code  # 1009, 1002, 1007: not the client's 1006
                 break
             self.dispatch(raw)
             while self.waiting >= MAX_WAITING or self.waiting_bytes >= MAX_WAITING_BYTES:

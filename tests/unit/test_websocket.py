@@ -5,6 +5,7 @@ with an error status, the close and refuse faults, the lifetime limit, the journ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -107,6 +108,17 @@ async def test_a_turn_is_the_sse_stream_as_messages(client: Any) -> None:
     assert events[-1]["response"]["output"][0]["content"][0]["text"] == "Hello there, friend."
     deltas = [event["delta"] for event in events if event["type"] == "response.output_text.delta"]
     assert deltas == [event["delta"] for event in sse_events if event["type"] == "response.output_text.delta"]
+
+
+async def test_the_journal_keeps_the_code_the_server_closed_with(client: Any) -> None:
+    # A message past 10 MiB is closed with 1009; the journal said 1006, the client's vanishing.
+    async with client.ws_connect("/v1/responses", max_msg_size=0) as ws:
+        with contextlib.suppress(ConnectionError):  # the server may close before the whole message is out
+            await ws.send_str("x" * (11 * 1024 * 1024))
+        closed = await ws.receive()
+    assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, 1009)
+    (entry,) = await journal(client)
+    assert (entry["close_code"], entry["ended"]) == (1009, "completed")
 
 
 async def test_one_connection_serves_many_turns_with_the_scenarios_sequence(client: Any) -> None:
