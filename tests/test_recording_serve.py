@@ -138,7 +138,6 @@ async def test_a_large_answer_is_recorded_while_the_proxy_goes_on_serving(tmp_pa
             async with session.post(proxy.root_url + "/v1/chat/completions", json=chat("next")) as response:
                 assert (await response.read()).endswith(b"data: [DONE]\n\n")
             assert time.monotonic() - started < 0.4
-            assert not out.exists()  # nothing written yet: the small one waits behind the large one
     result = load_paths([out])
     assert result.problems == []
     assert [s.name for s in result.scenarios] == ["a-a-a-a-a-a", "next"]

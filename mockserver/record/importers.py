@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -26,7 +27,7 @@ from .recorder import Recorder
 from .relay import RECORDED
 from .sse import SseReader
 from .take import Take
-from .tees import MISSHAPEN, StreamTee, read_body, read_error
+from .tees import MISSHAPEN, MISSHAPEN_SAID, StreamTee, read_body, read_error
 
 SUFFIXES = (".sse", ".txt", ".bin", ".har", ".snap", ".json")
 _STATUS_LINE = re.compile(rb"HTTP/[\d.]+ (\d{3})[^\n]*\n")
@@ -54,6 +55,7 @@ class Capture:
     endpoint: str | None = None
     wait_ms: float = 0.0  # before the headers
     receive_ms: float = 0.0  # the body's own time, spread over its chunks
+    unreadable: str | None = None  # why this entry of the capture cannot be read
 
 
 def captures(path: Path) -> Iterator[Capture]:
@@ -109,42 +111,61 @@ def _curl(raw: bytes) -> tuple[int, dict[str, str], bytes]:
 
 
 def _har(log: Mapping[str, Any], name: str) -> Iterator[Capture]:
-    for number, entry in enumerate(log.get("entries") or (), start=1):
+    entries = log.get("entries") or []
+    if not isinstance(entries, list):
+        raise ValueError("a HAR file whose entries are not a list")
+    for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, Mapping):
             continue
-        request, response = entry.get("request") or {}, entry.get("response") or {}
-        url = str(request.get("url", ""))
-        path = urllib.parse.urlsplit(url).path
-        endpoint = next((below for below in RECORDED if path.endswith(below)), None)
-        if request.get("method") != "POST" or endpoint is None:
-            continue
         try:
-            body = json.loads((request.get("postData") or {}).get("text") or "")
-        except (ValueError, RecursionError):  # not JSON, or nested past the parser
-            body = None
-        content = response.get("content") or {}
-        text = content.get("text") or ""
-        data = base64.b64decode(text) if content.get("encoding") == "base64" else str(text).encode()
-        headers = {
-            str(header.get("name", "")).lower(): str(header.get("value", ""))
-            for header in response.get("headers") or ()
-            if isinstance(header, Mapping) and not str(header.get("name", "")).startswith(":")
-        }
-        headers.setdefault("content-type", str(content.get("mimeType", "")))
-        timings = entry.get("timings") or {}
-        when = entry.get("startedDateTime", "")
-        where = urllib.parse.urlunsplit((*urllib.parse.urlsplit(url)[:3], "", ""))
-        yield Capture(
-            hint=endpoint,
-            origin=f"imported from {name}, entry {number}: POST {where}" + (f" at {when}" if when else ""),
-            status=int(response.get("status") or 0),
-            headers=headers,
-            body=data,
-            request=body if isinstance(body, dict) else None,
-            endpoint=endpoint,
-            wait_ms=sum(max(0.0, float(timings.get(key) or 0)) for key in _BEFORE_ANSWER),
-            receive_ms=max(0.0, float(timings.get("receive") or 0)),
-        )
+            capture = _har_entry(entry, name, number)
+        except MISSHAPEN:  # a field of another type than HAR's: this entry only
+            capture = Capture(f"entry {number}", name, unreadable="a field holds a value of another type than HAR's")
+        if capture is not None:
+            yield capture
+
+
+def _har_entry(entry: Mapping[str, Any], name: str, number: int) -> Capture | None:
+    """One entry of a HAR file, if it is a request a scenario answers."""
+    request, response = entry.get("request") or {}, entry.get("response") or {}
+    url = str(request.get("url", ""))
+    path = urllib.parse.urlsplit(url).path
+    endpoint = next((below for below in RECORDED if path.endswith(below)), None)
+    if request.get("method") != "POST" or endpoint is None:
+        return None
+    try:
+        body = json.loads((request.get("postData") or {}).get("text") or "")
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser
+        body = None
+    content = response.get("content") or {}
+    text = content.get("text") or ""
+    data = base64.b64decode(text) if content.get("encoding") == "base64" else str(text).encode()
+    headers = {
+        str(header.get("name", "")).lower(): str(header.get("value", ""))
+        for header in response.get("headers") or ()
+        if isinstance(header, Mapping) and not str(header.get("name", "")).startswith(":")
+    }
+    headers.setdefault("content-type", str(content.get("mimeType", "")))
+    timings = entry.get("timings") or {}
+    when = entry.get("startedDateTime", "")
+    where = urllib.parse.urlunsplit((*urllib.parse.urlsplit(url)[:3], "", ""))
+    return Capture(
+        hint=endpoint,
+        origin=f"imported from {name}, entry {number}: POST {where}" + (f" at {when}" if when else ""),
+        status=int(response.get("status") or 0),
+        headers=headers,
+        body=data,
+        request=body if isinstance(body, dict) else None,
+        endpoint=endpoint,
+        wait_ms=sum(_ms(timings.get(key)) for key in _BEFORE_ANSWER),
+        receive_ms=_ms(timings.get("receive")),
+    )
+
+
+def _ms(value: Any) -> float:
+    """A HAR timing: -1 (not measured), and anything not a finite number, counts as none."""
+    found = float(value or 0)
+    return found if 0 < found < math.inf else 0.0
 
 
 def _endpoint(events: list[Any], body: Any) -> str:
@@ -211,22 +232,16 @@ def take_of(capture: Capture) -> tuple[Take, Ask | None]:
 def import_file(path: Path, recorder: Recorder) -> tuple[int, list[str]]:
     """Import every answer of one capture: how many were, and a line per answer saying what became of it."""
     notes, imported = [], 0
-    found = captures(path)
-    while True:
-        try:
-            capture = next(found, None)
-        except MISSHAPEN:  # a HAR whose entries have fields of other types: what came before them is kept
-            notes.append(f"{path}: not read further: a HAR field holds a value of another type than HAR's")
-            break
-        if capture is None:
-            break
-        try:
-            take, ask = take_of(capture)
-        except MISSHAPEN:
-            take, ask = Take(capture.hint), None
-            take.unreadable = "the answer holds a field of a type the API never sends"
-        if take.unreadable is not None:
-            notes.append(f"{path}: {capture.hint}: not imported: {take.unreadable}")
+    for capture in captures(path):
+        unreadable = capture.unreadable
+        if unreadable is None:
+            try:
+                take, ask = take_of(capture)
+                unreadable = take.unreadable
+            except MISSHAPEN:
+                unreadable = MISSHAPEN_SAID
+        if unreadable is not None:
+            notes.append(f"{path}: {capture.hint}: not imported: {unreadable}")
             continue
         timing = " (no timing kept)" if not (capture.wait_ms or capture.receive_ms) else ""
         if capture.receive_ms and take.stream:
@@ -236,8 +251,6 @@ def import_file(path: Path, recorder: Recorder) -> tuple[int, list[str]]:
             done = recorder.record(take, ask, capture.request or {}, origin, now=True, hint=capture.hint)
         except Unwritable as exc:  # a value no file can hold
             done = f"{capture.hint}: not imported: {exc}"
-        except MISSHAPEN:  # a timing that is not a number one can count with
-            done = f"{capture.hint}: not imported: it holds a number that cannot be counted (NaN, or past floats)"
         notes.append(f"{path}: {done}")
         imported += done.startswith("recorded")
     return imported, notes

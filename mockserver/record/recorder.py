@@ -161,7 +161,8 @@ class Recorder:
         """The recording of `take`, the answer to `ask` (None: a capture without its request, chosen by name only,
         named after `hint` or what it says), made and loaded as the file will load it; `origin` says where it
         comes from. A string says why nothing is recorded. This is the costly part, a second a megabyte of answer:
-        it touches nothing but this recorder's names, so it may run off the event loop, one recording at a time."""
+        it touches nothing but this recorder's own state (names, heads, the file's totals), so it may run off the
+        event loop, one recording at a time and never beside another `prepare`."""
         assert self.file is not None, "open() first"
         rules = match_rules(ask, body, self.redact) if ask is not None else None
         answer = self.redact.data(self._answer(take, ask))

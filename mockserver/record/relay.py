@@ -31,7 +31,7 @@ from .emit import Unwritable
 from .recorder import Prepared, Recorder
 from .sse import SseReader
 from .take import CLIENT_LEFT, DISCONNECT, END, Take
-from .tees import MISSHAPEN, StreamTee, read_body, read_error
+from .tees import MISSHAPEN, MISSHAPEN_SAID, StreamTee, read_body, read_error
 from .upstream import shown, target
 
 log = logging.getLogger("mockserver")
@@ -71,6 +71,7 @@ _HOP = frozenset(
 
 MAX_RECORDED = 64 * 1024 * 1024  # an answer (or a request) larger than this is relayed, not recorded
 OFF_LOOP = 64 * 1024  # an answer larger than this is recorded on the recording thread (it takes 50 ms or more)
+MOST_BEHIND = 128 * 1024 * 1024  # bytes of answers waiting for the recording thread, at most
 _MAGIC = {"gzip": b"\x1f\x8b", "x-gzip": b"\x1f\x8b", "deflate": b"x"}  # how a compressed body starts
 CONNECT_TIMEOUT = 30.0
 _MOST_SAID = 300  # characters of why the upstream could not be reached, in the 502 and the log
@@ -83,9 +84,9 @@ class Relay:
         self.upstream = upstream
         self.recorder = recorder
         self._session: aiohttp.ClientSession | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="mockserver-record")  # no thread until used
-        self._waiting = 0  # recordings given to the thread and not yet appended
-        self._pending: set[asyncio.Future[None]] = set()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="mockserver-record")  # no thread until used
+        self._behind = 0  # bytes of answers given to the recording thread and not yet appended
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
@@ -96,8 +97,10 @@ class Relay:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
-        await asyncio.gather(*self._pending)  # the answers that ended are all in the file
-        self._thread.shutdown()
+        try:
+            await asyncio.gather(*self._pending, return_exceptions=True)  # the answers that ended are in the file
+        finally:
+            self._executor.shutdown()
         if self.recorder is not None:
             await self.recorder.close()
 
@@ -189,46 +192,55 @@ class Relay:
         finally:
             upstream.release()
             at = (loop.time() - headers_at) * 1000
-            note = "relayed"
-            if parsed is not None:
-                note = "not recorded: the answer is too large" if not recording else "not recorded"
             elapsed = (loop.time() - arrived) * 1000
             said = functools.partial(
                 log.info, "%s %s %d %.0fms upstream; %s", request.method, request.path, take.status, elapsed
             )
-            if recording and parsed is not None:
+            if parsed is None:
+                said("relayed")
+            elif not recording:
+                said("not recorded: the answer is too large")
+            else:
                 since = time.time() - elapsed / 1000  # when it arrived, by the clock
                 answer = (take, tee, reader, bytes(kept), upstream.headers)
                 prepare = functools.partial(
                     self._prepare, request.method, request.path, *answer, parsed, how, at, since
                 )
-                self._record(prepare, said, streamed > OFF_LOOP)
-            else:
-                said(note)
+                self._record(prepare, said, streamed)
         return response
 
-    def _record(self, prepare: Callable[[], Prepared | str], said: Callable[[str], None], large: bool) -> None:
-        """Record an answer, and `said` what became of it: at once, or — when it is large, or others wait on the
-        recording thread — there, about a second a megabyte, while the loop goes on serving and the client's
-        connection is free for its next request. Either way it is appended and served from the loop, in the
-        order the answers ended."""
-        if not large and not self._waiting:
+    def _record(self, prepare: Callable[[], Prepared | str], said: Callable[[str], None], size: int) -> None:
+        """Record an answer of `size` bytes, and `said` what became of it: at once, or — when it is large, or others
+        wait on the recording thread — there, about a second a megabyte, while the loop goes on serving and the
+        client's connection is free for its next request. Either way it is appended and served from the loop, in
+        the order the answers ended. Past `MOST_BEHIND` bytes waiting, an answer is not recorded."""
+        if size <= OFF_LOOP and not self._pending:
             said(self._committed(prepare()))
             return
-        self._waiting += 1
-        task = asyncio.ensure_future(self._off_loop(prepare, said))
+        if self._behind + size > MOST_BEHIND:
+            said(f"not recorded: the recorder is {self._behind:,} bytes of answers behind")
+            return
+        self._behind += size
+        task = asyncio.create_task(self._off_loop(prepare, said, size))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _off_loop(self, prepare: Callable[[], Prepared | str], said: Callable[[str], None]) -> None:
+    async def _off_loop(self, prepare: Callable[[], Prepared | str], said: Callable[[str], None], size: int) -> None:
         try:
-            said(self._committed(await asyncio.get_running_loop().run_in_executor(self._thread, prepare)))
+            said(self._committed(await asyncio.get_running_loop().run_in_executor(self._executor, prepare)))
         finally:
-            self._waiting -= 1
+            self._behind -= size
 
     def _committed(self, ready: Prepared | str) -> str:
+        """Append and serve a prepared recording; what became of it, for the log."""
         assert self.recorder is not None
-        return ready if isinstance(ready, str) else self.recorder.commit(ready)
+        if isinstance(ready, str):
+            return ready
+        try:
+            return self.recorder.commit(ready)
+        except Exception:  # a bug: the client has its answer all the same
+            log.exception("could not append a recording")
+            return "not recorded"
 
     def _prepare(
         self,
@@ -247,34 +259,46 @@ class Relay:
         """Make the recording of the answer, whatever became of the client; never fail the request for it. A
         string says what became of it instead, for the log."""
         assert self.recorder is not None
-        note: Prepared | str = "not recorded"
         try:
-            if take.status >= 400:
-                read_error(take, take.status, body, headers)
-            elif take.stream:
-                for event in reader.close(at):
-                    tee.event(event, event.at)
-                tee.end(at, how)
-            elif not 200 <= take.status < 300:
-                take.unreadable = f"HTTP {take.status} is not an answer a scenario gives"
-            elif how != END:
-                take.unreadable = "the answer did not arrive whole"
-            else:
-                take.latency += at
-                read_body(take, json.loads(body))
-            if take.unreadable is not None:
-                note = f"not recorded: {take.unreadable}"
-            else:
-                when = datetime.fromtimestamp(since, timezone.utc)
-                url = shown(target(self.upstream, take.endpoint, ""))
-                origin = f"recorded {when:%Y-%m-%d %H:%M:%S} UTC from {method} {url}"
-                note = self.recorder.prepare(take, parsed[0], parsed[1], origin)
-        except (json.JSONDecodeError, RecursionError):  # not JSON, or nested past the parser
-            note = "not recorded: the answer is not JSON"
+            unreadable = _read(take, tee, reader, body, headers, how, at)
+        except (ValueError, RecursionError):  # not JSON (or not UTF-8), or nested past the parser
+            unreadable = "the answer is not JSON"
+        if unreadable is not None:
+            return f"not recorded: {unreadable}"
+        when = datetime.fromtimestamp(since, timezone.utc)
+        url = shown(target(self.upstream, take.endpoint, ""))
+        origin = f"recorded {when:%Y-%m-%d %H:%M:%S} UTC from {method} {url}"
+        try:
+            return self.recorder.prepare(take, parsed[0], parsed[1], origin)
         except Unwritable as exc:
-            note = f"not recorded: {exc}"
-        except MISSHAPEN:
-            note = "not recorded: the answer holds a field of a type the API never sends"
+            return f"not recorded: {exc}"
         except Exception:  # a bug: the client has its answer all the same
             log.exception("could not record the answer to %s %s", method, path)
-        return note
+            return "not recorded"
+
+
+def _read(
+    take: Take, tee: StreamTee, reader: SseReader, body: bytes, headers: Mapping[str, str], how: str, at: float
+) -> str | None:
+    """Read the rest of the answer into `take`: why it cannot be recorded, or None. ValueError (or RecursionError)
+    when a whole answer is not JSON."""
+    whole: Any = None
+    if take.status < 400 and not take.stream:
+        if not 200 <= take.status < 300:
+            return f"HTTP {take.status} is not an answer a scenario gives"
+        if how != END:
+            return "the answer did not arrive whole"
+        whole = json.loads(body)
+    try:
+        if take.status >= 400:
+            read_error(take, take.status, body, headers)
+        elif take.stream:
+            for event in reader.close(at):
+                tee.event(event, event.at)
+            tee.end(at, how)
+        else:
+            take.latency += at
+            read_body(take, whole)
+    except MISSHAPEN:
+        return MISSHAPEN_SAID
+    return take.unreadable

@@ -25,6 +25,7 @@ _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"
 # What reading an answer whose fields have types the API never sends raises (`choices: 5`, a number of 400
 # digits): the answer is relayed as it is, and not recorded.
 MISSHAPEN = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+MISSHAPEN_SAID = "the answer holds a field of a type the API never sends"
 _MOST_VALUES = MAX_VALUES - 1000  # what a recorded embeddings answer may hold: the rest of its item fits beside
 
 
@@ -92,6 +93,8 @@ class StreamTee:
     def event(self, event: Event, at: float) -> None:
         """One event, `at` ms after the headers."""
         take = self.take
+        if take.unreadable is not None:  # it will not be recorded: the rest is not read
+            return
         if event.comment is not None:
             if event.comment.strip() == ": keep-alive":
                 take.track(0).add("keepalive", True, at)
@@ -106,8 +109,6 @@ class StreamTee:
         except (ValueError, RecursionError):  # not JSON, or nested past the parser
             return
         if not isinstance(payload, Mapping):
-            return
-        if take.unreadable is not None:
             return
         kind: Any = payload.get("type") or event.event
         typed = isinstance(kind, str) and (kind.startswith("response.") or take.endpoint == "/responses")

@@ -136,6 +136,7 @@ class _Reader:
         self.stack: list[_Open] = []
         self.anchors: dict[str, tuple[Any, int | None]] = {}  # anchor -> (value, weight; None while open)
         self.values = 0  # values read so far, aliases expanded
+        self.aliased = False  # whether an alias was expanded
         self.root: Any = None
 
     def fail(self, line: int, message: str) -> _Stop:
@@ -192,6 +193,7 @@ class _Reader:
         value, weight = self.anchors[anchor]
         if weight is None:
             raise self.fail(line, f"the alias *{anchor} is inside the value it stands for")
+        self.aliased = True
         self.add(value, line, weight, None)
 
     def open(self, event: yaml.CollectionStartEvent, line: int) -> None:
@@ -239,7 +241,7 @@ class _Reader:
             self.anchor(anchor, value, weight, line)
         self.values += weight
         if self.values > MAX_VALUES:
-            if not self.anchors:
+            if not self.aliased:
                 raise self.fail(line, f"the document holds more than {MAX_VALUES:,} values: split it into files")
             raise self.fail(
                 line,

@@ -139,13 +139,17 @@ class Feed:
         """The `snapshot` event in pieces of about `PIECE` bytes, each entry serialized only once the pieces before
         it are taken: a journal of long streams makes a snapshot of many megabytes, and each page that asked for
         one would hold all of it (however slowly it reads), and stop the server while it was made."""
-        entries = list(self.state.journal.select(session=session))
+        journal = self.state.journal
+        keys = [entry.id for entry in journal.select(session=session)]  # not the entries: a page may never read
         head = {"now": time.time(), "journal_size": self.state.settings.journal_size, "stats": self._stats()}
         pieces = [b"event: snapshot\ndata: " + _json(head)[:-1] + b',"requests":[']
-        size = 0
-        for index, entry in enumerate(entries):
-            pieces.append((b"," if index else b"") + _json(summary(entry)))
-            size += len(pieces[-1])
+        size, comma = 0, b""
+        for key in keys:
+            entry = journal.find(key)
+            if entry is None:  # gone from the journal meanwhile
+                continue
+            pieces.append(comma + _json(summary(entry)))
+            size, comma = size + len(pieces[-1]), b","
             if size >= PIECE:
                 yield b"".join(pieces)
                 pieces.clear()
@@ -153,7 +157,8 @@ class Feed:
         yield b"".join(pieces) + b"]}\n\n"
 
     def subscribe(self, session: str | None) -> Subscriber:
-        """A new subscriber, from the same moment as the flusher's starting point (its snapshot is the caller's)."""
+        """A new subscriber, from the flusher's starting point; its snapshot (the caller's) lists the entries of
+        that moment, each as it is when its piece is made."""
         if self.flusher is None:
             entries = self.state.journal.entries
             self.last_id = entries[-1].id if entries else 0

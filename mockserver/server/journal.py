@@ -11,6 +11,7 @@ more memory than the bytes themselves.
 
 from __future__ import annotations
 
+import bisect
 import json
 import time
 from array import array
@@ -190,6 +191,12 @@ class Journal:
         entries = self.entries
         while len(entries) > 1 and (len(entries) > self.size or self.bytes > self.max_bytes):
             self.bytes -= entries.popleft().cost
+
+    def find(self, key: int) -> Entry | None:
+        """The entry with this id, while the journal still holds it (ids grow along the journal)."""
+        entries = self.entries
+        index = bisect.bisect_left(entries, key, key=lambda entry: entry.id)
+        return entries[index] if index < len(entries) and entries[index].id == key else None
 
     def select(self, session: str | None = None, scenario: str | None = None) -> list[Entry]:
         return [

@@ -87,8 +87,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         # second head would corrupt: then the connection is cut, as a fault cuts it.
         log.exception("unexpected error answering %s %s", request.method, request.path)
         status = 500
-        if request.writer.output_size and request.transport is not None:
-            request.transport.close()
+        if request.writer.output_size:
+            if request.transport is not None:
+                request.transport.close()
             return web.Response(status=500)  # never sent: the connection is closed
         return await sent(request, ApiError(500, _BUG, "server_error").response(base_headers(exchange)))
     finally:

@@ -38,7 +38,7 @@ _speed = _bounded(float, 0, 1e12, _SPEED_RULE)
 def parse_speed(text: str) -> float:
     """A speed: 0, or at most a thousand times slower than scripted (slower still, a one-second delay outlasts any
     run, and a tiny one overflows into a wait for ever)."""
-    value = float(_speed(text))
+    value: float = _speed(text)
     if 0 < value < 0.001:
         raise argparse.ArgumentTypeError(_SPEED_RULE)
     return value

@@ -114,10 +114,12 @@ class Conversation:
 
 
 def response_cost(ask: ResponsesAsk, plans: list[Plan]) -> int:
-    """What a stored response holds, about: its own input as Python holds it and its answers (the earlier turns of
-    its chain are held by the responses before it). Its tokens would not do: an 8 MiB word is 8 tokens, and
-    20,000 small parts are 40,000 tokens but 5 MB."""
-    return held(ask.input) + BYTES_PER_TOKEN * sum(plan.completion_tokens for plan in plans)
+    """What a stored response holds, about: its own input, instructions and tools as Python holds them, and its
+    answers (the earlier turns of its chain are held by the responses before it). Tokens would not do: an 8 MiB
+    word is 8 tokens, and 20,000 small parts are 40,000 tokens but 5 MB."""
+    settings = ask.echoed
+    own = held(ask.input) + held(settings.instructions) + held(settings.tools)
+    return own + BYTES_PER_TOKEN * sum(plan.completion_tokens for plan in plans)
 
 
 def held(value: Any) -> int:

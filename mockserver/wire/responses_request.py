@@ -231,10 +231,7 @@ def _check_items(value: Any) -> None:
         return  # a referenced item may be the call: it is stored, not here
     calls: set[Any] = set()
     for index, item in enumerate(value):
-        kind = input_items.kind_of(item)
-        call_id = item.get("call_id") if kind in ("function_call", "function_call_output") else None
-        if call_id is not None and not isinstance(call_id, str):
-            raise params.wrong_type(f"input[{index}].call_id", "a string", call_id)
+        kind = input_items.kind_of(item)  # its members were checked already (`input_items.item_type`)
         if kind == "function_call":
             calls.add(item.get("call_id"))
         elif kind == "function_call_output" and item.get("call_id") not in calls:

@@ -292,7 +292,7 @@ def test_a_document_too_large_without_aliases_is_told_to_split(monkeypatch: pyte
     from mockserver.scenario import marked_yaml
 
     monkeypatch.setattr(marked_yaml, "MAX_VALUES", 100)
-    text = "scenarios:\n  - name: big\n    chunks: [" + "x, " * 100 + "x]\n"
+    text = "scenarios:\n  - name: big\n    chunks: [&a x, " + "x, " * 100 + "x]\n"  # an anchor, but no alias
     assert problems(text) == ["s.yaml:3: the document holds more than 100 values: split it into files"]
 
 

@@ -161,6 +161,22 @@ def test_an_embedding_beyond_float32_is_reported(tmp_path: Path, capsys: pytest.
     assert "beyond the largest float32" in capsys.readouterr().err
 
 
+def test_a_timing_that_is_not_a_finite_number_counts_as_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "timings.har"
+    capture.write_text(_har(timings__receive=float("inf"), timings__wait=float("nan")))
+    assert main(["import", str(capture)]) == 0  # it was a traceback
+    assert "recorded 'hi'" in capsys.readouterr().err
+
+
+def test_a_file_named_as_a_snapshot_that_is_none_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capture = tmp_path / "odd.snap"
+    capture.write_text("not a snapshot")
+    assert main(["import", str(capture)]) == 2
+    assert "not a Jest or Vitest snapshot" in capsys.readouterr().err
+
+
 def test_an_embeddings_answer_past_what_a_file_loads_is_reported(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -192,9 +208,8 @@ def _har(**changes: Any) -> str:
 @pytest.mark.parametrize(
     ("name", "text", "said"),
     [
-        ("entry.har", _har(request="POST"), "not read further: a HAR field holds a value of another type"),
-        ("status.har", _har(response__status=[200]), "not read further"),
-        ("timings.har", _har(timings__receive=float("inf")), "not imported: "),
+        ("entry.har", _har(request="POST"), "entry 1: not imported: a field holds a value of another type than HAR's"),
+        ("status.har", _har(response__status=[200]), "entry 1: not imported: a field holds a value of another type"),
         ("choices.sse", 'data: {"choices": 5}\n\ndata: [DONE]\n\n', "not imported: an event holds a field of a type"),
         ("choices.json", '{"object": "chat.completion", "choices": 5}', "not imported: the answer holds a field of a type"),
         ("nan.json", '{"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [NaN]}]}',

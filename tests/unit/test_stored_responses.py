@@ -319,6 +319,9 @@ async def test_a_response_is_costed_by_what_its_input_holds_not_its_tokens(aioht
     kept = [(await (await client.post("/v1/responses", json=word)).json())["id"] for _ in range(4)]
     found = [(await client.get(f"/v1/responses/{key}")).status for key in kept]
     assert found == [404, 404, 200, 200] and client.app[STATE].store.bytes <= 5_000_000
+    told = {"model": "worm", "input": "hi", "instructions": "x" * 2_000_000}  # instructions are held too
+    kept = [(await (await client.post("/v1/responses", json=told)).json())["id"] for _ in range(3)]
+    assert [(await client.get(f"/v1/responses/{key}")).status for key in kept] == [404, 200, 200]
     parts = [{"type": "input_text", "text": "x"}] * 20_000  # 40,000 tokens, about 6 MB held
     alone = await client.post("/v1/responses", json={"model": "worm", "input": [{"role": "user", "content": parts}]})
     assert (await client.get(f"/v1/responses/{(await alone.json())['id']}")).status == 404  # answered, not kept
