@@ -192,11 +192,8 @@ def render(spec: Mapping[str, Any]) -> str:
     items = document.items("InputItem")
     lines += [
         "",
-        "# The `type` an input item of Responses (or of a conversation) may have; and, messages aside (their forms",
-        "# share one type), the members each kind requires and the members' types.",
-        "ITEM_TYPES = (",
-        *(f"    {json.dumps(kind)}," for kind in sorted(["message", *items])),
-        ")",
+        "# The input items of Responses (and of a conversation) but messages (their forms share one type), by their",
+        "# `type`: the members each kind requires, and the members' types.",
         "ITEM_REQUIRED: dict[str, tuple[str, ...]] = {",
     ]
     lines += [f"    {json.dumps(kind)}: {_text(tuple(required))}," for kind, (required, _) in items.items()]

@@ -49,6 +49,11 @@ def listed(schema: Mapping[str, Any], key: str) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def properties_of(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    properties = schema.get("properties")
+    return properties if isinstance(properties, Mapping) else {}
+
+
 def _type_of(value: Any) -> str:
     if value is None:
         return "null"
@@ -123,8 +128,7 @@ class _Checker:
     def members(self, value: Any, schema: Mapping[str, Any], path: str, depth: int) -> str | None:
         """The rules on what an object or an array holds."""
         if isinstance(value, dict):
-            properties = schema.get("properties")
-            properties = properties if isinstance(properties, Mapping) else {}
+            properties = properties_of(schema)
             for key in listed(schema, "required"):
                 if isinstance(key, str) and key not in value:
                     return f"{path}: '{key}' is required"

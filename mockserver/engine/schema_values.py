@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .schema_check import listed, resolve, size
+from .schema_check import listed, properties_of, resolve, size
 
 _WORDS = (
     "amber",
@@ -73,15 +73,10 @@ def _merged(schema: Mapping[str, Any], root: Any, depth: int = 0) -> Mapping[str
         return merged if "allOf" in schema else schema
     for part in parts:
         part = _merged(resolve(part, root), root, depth + 1)
-        properties = {**_properties(part), **_properties(merged)}
+        properties = {**properties_of(part), **properties_of(merged)}
         required = [key for key in (*listed(part, "required"), *listed(merged, "required")) if isinstance(key, str)]
         merged = {**part, **merged, "properties": properties, "required": list(dict.fromkeys(required))}
     return merged
-
-
-def _properties(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    properties = schema.get("properties")
-    return properties if isinstance(properties, Mapping) else {}
 
 
 def _kind(schema: Mapping[str, Any], deep: bool) -> str | None:
@@ -143,7 +138,7 @@ class _Maker:
         return next((option for option in options if option not in nulls), options[0])
 
     def object(self, schema: Mapping[str, Any], depth: int, deep: bool) -> dict[str, Any]:
-        properties = _properties(schema)
+        properties = properties_of(schema)
         required = [key for key in listed(schema, "required") if isinstance(key, str)]
         result: dict[str, Any] = {}
         for key, node in properties.items():

@@ -25,11 +25,6 @@ class SseReader:
         self._data: list[str] = []
         self._event: str | None = None
 
-    @property
-    def pending(self) -> int:
-        """Bytes of an event not complete yet."""
-        return sum(map(len, self._pending)) + sum(len(line) for line in self._data)
-
     def feed(self, data: bytes, at: float) -> list[Event]:
         """The events `data` completes, all stamped `at`."""
         if b"\n" not in data:  # a long line arriving: kept in pieces, not copied again at each read

@@ -12,7 +12,6 @@ from typing import Any
 from aiohttp import web
 
 from ..wire import params
-from ..wire.encode import compact
 from ..wire.errors import ApiError, invalid, missing
 from ..wire.ids import hex_token
 from ..wire.responses_request import turns_of
@@ -22,7 +21,7 @@ from .keeper import stored
 from .pipeline import read_json
 from .resources import json_answer, page
 from .state import STATE
-from .store import Conversation, Store
+from .store import Conversation, Store, held
 
 MAX_ITEMS = 20  # items one request may add
 MAX_METADATA = 16  # keys
@@ -110,7 +109,7 @@ async def create(request: web.Request) -> web.Response:
     body = await read_json(request, current())
     conversation = Conversation("conv_" + hex_token(state.rng, 48), int(time.time()), _metadata(body))
     conversation.items = _items(body, conversation, required=False)
-    cost = len(compact(conversation.items))
+    cost = held(conversation.items)
     _fits(state.store, None, cost)
     state.store.put(current().session, conversation.id, conversation, cost)
     return json_answer(_object(conversation))
@@ -145,7 +144,7 @@ async def add_items(request: web.Request) -> web.Response:
     """Add items at the end; the answer lists them, in the order sent."""
     conversation = _conversation(request)
     added = _items(await read_json(request, current()), conversation, required=True)
-    cost = len(compact(added))
+    cost = held(added)
     store = request.app[STATE].store
     _fits(store, conversation.id, cost)
     conversation.items += added

@@ -31,7 +31,7 @@ from . import background
 from .exchange import current
 from .resources import json_answer
 from .state import STATE
-from .store import Conversation, Store, StoredResponse, Turns, response_cost
+from .store import Conversation, Store, StoredResponse, Turns, held, response_cost
 
 T = TypeVar("T")
 
@@ -84,9 +84,9 @@ def _finished(store: Store, session: str, record: StoredResponse) -> None:
     conversation = store.get(session, conversation_id, Conversation)
     if conversation is None:  # deleted (or dropped) meanwhile
         return
-    conversation.items += listed_input(record.ask.input, conversation.item_id)
-    conversation.items += output_of(record)
-    store.charge(session, conversation_id, response_cost(record.ask, record.plans))
+    added = listed_input(record.ask.input, conversation.item_id) + output_of(record)
+    conversation.items += added
+    store.charge(session, conversation_id, held(added))  # what the conversation holds more (not the instructions)
 
 
 def resolve(store: Store, ask: ResponsesAsk) -> Turns | None:

@@ -64,11 +64,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         status = error.status
         return await sent(request, error.response(base_headers(exchange)))
     except ConnectionCut:
-        if request.transport is not None:
-            request.transport.close()
         status = None
         exchange.ended = FAULT
-        return web.Response(status=500)  # never sent: the connection is closed
+        return _cut(request)
     except asyncio.CancelledError:
         # The server cancels the handler of a client that went away (or everything, when it stops). A stream
         # had already sent its 200; anything else sent nothing.
@@ -77,25 +75,28 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     except ConnectionError:
         # The client left while its body was still arriving, or while an answer was being written: nobody is
         # there to answer, and it is not the server's fault.
-        if request.transport is not None:
-            request.transport.close()
         status = 200 if exchange.outcome is not None else None
         exchange.ended = DISCONNECTED
-        return web.Response(status=500)  # never sent: the connection is closed
+        return _cut(request)
     except Exception:
         # A bug: say so in the log, and still answer in the API's format — unless the answer has begun, which a
         # second head would corrupt: then the connection is cut, as a fault cuts it.
         log.exception("unexpected error answering %s %s", request.method, request.path)
         status = 500
         if request.writer.output_size:
-            if request.transport is not None:
-                request.transport.close()
-            return web.Response(status=500)  # never sent: the connection is closed
+            return _cut(request)
         return await sent(request, ApiError(500, _BUG, "server_error").response(base_headers(exchange)))
     finally:
         if task is not None:
             state.in_flight.discard(task)
         finish(request, exchange, status)
+
+
+def _cut(request: web.Request) -> web.StreamResponse:
+    """Close the connection; the response returned is never sent."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=500)
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> ApiError:

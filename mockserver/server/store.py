@@ -6,8 +6,9 @@ in one least-recently-used order across sessions: beyond `--store-size` objects,
 hold, the least recently used is dropped. A dropped id is remembered (as many of them as the bound), so that a
 lookup that misses because of the bound can say so in the journal instead of looking like a client's mistake.
 
-What an object holds is estimated, not measured: a response counts its own input's tokens and its answer's at
-four bytes each, a conversation the JSON of its items; each object counts `OVERHEAD` besides.
+What an object holds is estimated, not measured (`held`): a response its own input, instructions and tools as
+Python holds them and four bytes a token of its answer, a conversation its items; each object counts `OVERHEAD`
+besides.
 
 A stored response keeps what it was made from — the request as checked, the plan, its ids — and is rendered
 again when it is read, so keeping one costs the hot path next to nothing.
@@ -165,8 +166,8 @@ class Store:
 
     def room(self, session: str, key: str | None, cost: int) -> bool:
         """Whether an object (`key` None: a new one) could hold `cost` bytes more and still fit the bound alone."""
-        held = self._costs.get((session, key), 0) if key is not None else OVERHEAD
-        return held + cost <= self.max_bytes
+        has = self._costs.get((session, key), 0) if key is not None else OVERHEAD
+        return has + cost <= self.max_bytes
 
     def charge(self, session: str, key: str, cost: int) -> None:
         """An object kept holds about `cost` bytes more (a conversation's new items)."""

@@ -74,10 +74,9 @@ def _worker(
     """One of `--workers` processes: loads the scenarios itself and serves them on the shared port."""
     setup(index)
     args.worker_socket = args.worker_sockets[index - 1]
-    orphaned = threading.Thread(
+    threading.Thread(
         target=_exit_with, args=(parent, args.worker_socket), name="mockserver-parent", daemon=True
-    )
-    orphaned.start()
+    ).start()
     result = load_paths(paths)
     if result.problems:  # the files changed since the parent checked them
         report(result)

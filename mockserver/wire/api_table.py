@@ -150,40 +150,8 @@ RESPONSES: dict[str, P] = {
     "user": P(("string",)),
 }
 
-# The `type` an input item of Responses (or of a conversation) may have; and, messages aside (their forms
-# share one type), the members each kind requires and the members' types.
-ITEM_TYPES = (
-    "additional_tools",
-    "apply_patch_call",
-    "apply_patch_call_output",
-    "code_interpreter_call",
-    "compaction",
-    "compaction_trigger",
-    "computer_call",
-    "computer_call_output",
-    "custom_tool_call",
-    "custom_tool_call_output",
-    "file_search_call",
-    "function_call",
-    "function_call_output",
-    "image_generation_call",
-    "item_reference",
-    "local_shell_call",
-    "local_shell_call_output",
-    "mcp_approval_request",
-    "mcp_approval_response",
-    "mcp_call",
-    "mcp_list_tools",
-    "message",
-    "program",
-    "program_output",
-    "reasoning",
-    "shell_call",
-    "shell_call_output",
-    "tool_search_call",
-    "tool_search_output",
-    "web_search_call",
-)
+# The input items of Responses (and of a conversation) but messages (their forms share one type), by their
+# `type`: the members each kind requires, and the members' types.
 ITEM_REQUIRED: dict[str, tuple[str, ...]] = {
     "additional_tools": ("role", "tools"),
     "apply_patch_call": ("call_id", "status", "operation"),

@@ -24,7 +24,7 @@ _REQUIRED = {
     "local_shell_call_output": ("output",),
     "function_call_output": ("call_id", "output"),
 }
-ITEM_TYPES = tuple(sorted({*api_table.ITEM_TYPES, *_REQUIRED}))
+ITEM_TYPES = tuple(sorted({"message", *_REQUIRED}))  # as a 400 lists them
 _ITEMS = Surface(
     params={
         **api_table.ITEMS,

@@ -224,7 +224,6 @@ def test_a_long_line_read_in_many_pieces_costs_its_length_not_its_square() -> No
     assert reader.feed(b"data: ", 0) == []
     for _ in range(2000):  # 32 MB
         assert reader.feed(piece, 0) == []
-    assert reader.pending == 6 + 2000 * len(piece)
     (event,) = reader.feed(b"\n\n", 1.0)
     assert len(event.data) == 2000 * len(piece) and event.at == 1.0
     assert time.perf_counter() - started < 2  # copied again at each read, it takes tens of seconds
